@@ -1,0 +1,1 @@
+"""Adapters: everything that touches files, databases, Terraform, brokers or AWS."""

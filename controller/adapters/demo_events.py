@@ -1,0 +1,171 @@
+"""Realistic example events: arrivals follow a real per-minute request trace, spread over personas.
+
+Used to build the replay file shipped for `make run` and small event files in tests. Each request
+of the trace becomes an event with probability `sample` (binomial thinning keeps the burstiness).
+Events join sessions of a persona (new or continuing); event types, regions and resource use come
+from the persona definitions, with noise. A few malformed lines are mixed in on purpose, as a real
+stream has them, so that the dead-letter path is exercised from the first cycle.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from controller.domain.persona import Persona
+
+# Persona mix by hour of the day (UTC); shares are normalised per hour.
+WORK_HOURS = range(13, 22)
+MALFORMED_SHARE = 0.0003
+SESSION_IDLE = timedelta(minutes=20)
+NEW_SESSION_PROBABILITY = 0.25
+
+
+@dataclass(frozen=True)
+class TraceMinute:
+    start: datetime
+    requests: int
+
+
+def read_trace(path: Path, windows: Sequence[tuple[datetime, datetime]] | None = None) -> list[TraceMinute]:
+    """`timestamp,requests` rows (ISO 8601 with offset), optionally only those inside `windows`."""
+    minutes = []
+    with path.open(encoding="utf-8") as handle:
+        header = handle.readline().strip()
+        if header != "timestamp,requests":
+            raise ValueError(f"{path}:1: expected header 'timestamp,requests', got {header!r}")
+        for line_number, line in enumerate(handle, start=2):
+            stamp, _, count = line.strip().partition(",")
+            when = datetime.fromisoformat(stamp).astimezone(UTC)
+            if windows is None or any(a <= when < b for a, b in windows):
+                try:
+                    minutes.append(TraceMinute(when, int(count)))
+                except ValueError:
+                    raise ValueError(f"{path}:{line_number}: requests: not an integer ({count!r})") from None
+    return minutes
+
+
+def generate_events(
+    trace: Iterable[TraceMinute],
+    personas: Sequence[Persona],
+    sample: float,
+    shift: timedelta = timedelta(0),
+    seed: int = 7,
+    mix: dict[str, float] | None = None,
+) -> Iterator[str]:
+    """One NDJSON line per event (and a rare malformed line), in time order."""
+    rng = np.random.default_rng(seed)
+    keys = [p.key for p in personas]
+    base_mix = np.array([(mix or {}).get(k, 1.0) for k in keys], dtype=float)
+    sessions: dict[str, list[tuple[str, str, datetime]]] = {k: [] for k in keys}
+    counter = 0
+    for minute in trace:
+        arrivals = int(rng.binomial(minute.requests, sample))
+        if arrivals == 0:
+            continue
+        start = minute.start + shift
+        offsets = np.sort(rng.uniform(0, 60, arrivals))
+        shares = _hourly_mix(base_mix, keys, start.hour)
+        chosen = rng.choice(len(keys), size=arrivals, p=shares)
+        for offset, index in zip(offsets, chosen, strict=True):
+            when = start + timedelta(seconds=float(offset))
+            persona = personas[int(index)]
+            counter += 1
+            if rng.random() < MALFORMED_SHARE:
+                yield _malformed(rng, counter)
+                continue
+            session_id, user_id = _session(rng, sessions[persona.key], persona.key, when, counter)
+            yield json.dumps(_event(rng, persona, when, session_id, user_id), separators=(",", ":"))
+
+
+def write_events(lines: Iterable[str], path: Path) -> int:
+    """Write NDJSON (gzip when the name ends in .gz, with a fixed mtime so builds are reproducible)."""
+    count = 0
+    buffer = io.BytesIO()
+    for line in lines:
+        buffer.write(line.encode() + b"\n")
+        count += 1
+    data = buffer.getvalue()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".gz":
+        with path.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=9) as gz:
+            gz.write(data)
+    else:
+        path.write_bytes(data)
+    return count
+
+
+def _hourly_mix(base: np.ndarray, keys: list[str], hour: int) -> np.ndarray:
+    weights = base.copy()
+    for i, key in enumerate(keys):
+        if "publisher" in key:
+            weights[i] *= 3.0 if hour in WORK_HOURS else 0.3
+    return np.asarray(weights / weights.sum(), dtype=float)
+
+
+def _session(
+    rng: np.random.Generator,
+    active: list[tuple[str, str, datetime]],
+    key: str,
+    when: datetime,
+    counter: int,
+) -> tuple[str, str]:
+    active[:] = [s for s in active if when - s[2] <= SESSION_IDLE]
+    if active and rng.random() > NEW_SESSION_PROBABILITY:
+        index = int(rng.integers(len(active)))
+        session_id, user_id, _ = active[index]
+        active[index] = (session_id, user_id, when)
+        return session_id, user_id
+    session_id = f"{key[:3]}-{counter:08d}"
+    user_id = f"u{int(rng.integers(1, 10**7)):07d}"
+    active.append((session_id, user_id, when))
+    return session_id, user_id
+
+
+def _event(
+    rng: np.random.Generator, persona: Persona, when: datetime, session_id: str, user_id: str
+) -> dict[str, object]:
+    profile = persona.resource_profile
+    types = persona.traffic_pattern.access_types
+    weights = np.linspace(2.0, 1.0, len(types))
+    regions = list(persona.traffic_pattern.geographic_distribution)
+    shares = np.array(list(persona.traffic_pattern.geographic_distribution.values()))
+    noise = float(rng.lognormal(0.0, 0.35))
+    event: dict[str, object] = {
+        "user_id": user_id,
+        "timestamp": when.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+        "event_type": types[int(rng.choice(len(types), p=weights / weights.sum()))],
+        "resource_consumption": {
+            "cpu_ms": round(profile.cpu_demand * 1000 * noise, 1),
+            "memory_mb": round(profile.memory_demand * noise, 1),
+            "network_kb": round(profile.network_bandwidth * 125 * noise, 1),
+            "io_ops": int(round(profile.io_operations * noise)),
+        },
+        "region": regions[int(rng.choice(len(regions), p=shares / shares.sum()))],
+    }
+    if rng.random() < 0.85:
+        event["session_id"] = session_id
+    return event
+
+
+def _malformed(rng: np.random.Generator, counter: int) -> str:
+    kind = int(rng.integers(3))
+    if kind == 0:
+        return '{"user_id": "u0000001", "timestamp": "2026-11-0'  # truncated write
+    if kind == 1:
+        return json.dumps({"user_id": f"u{counter}", "event_type": "browse"})  # fields missing
+    return json.dumps(
+        {
+            "user_id": f"u{counter}",
+            "timestamp": "yesterday",
+            "event_type": "browse",
+            "resource_consumption": {"cpu_ms": 1, "memory_mb": 1, "network_kb": 1, "io_ops": 1},
+        }
+    )

@@ -1,0 +1,80 @@
+"""Allocations -> Terraform variables, through the Jinja2 templates in `templates/`.
+
+The template's output is parsed back as JSON and written canonically (sorted keys), so the same
+allocation always gives the same bytes and a template mistake fails here, not in Terraform.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
+
+from controller.adapters.files import write_atomically
+from controller.domain.allocation import FleetAllocation
+from controller.domain.errors import PermanentError
+
+TFVARS_TEMPLATE = "fleets.auto.tfvars.json.j2"
+TFVARS_FILE = "fleets.auto.tfvars.json"
+
+
+class VariableRenderer:
+    def __init__(self, template_dir: Path) -> None:
+        if not (template_dir / TFVARS_TEMPLATE).is_file():
+            raise PermanentError(f"{template_dir / TFVARS_TEMPLATE}: template not found")
+        self._env = Environment(
+            loader=FileSystemLoader(template_dir),
+            undefined=StrictUndefined,
+            autoescape=False,
+            keep_trailing_newline=True,
+        )
+
+    def variables(self, allocations: Sequence[FleetAllocation]) -> dict[str, Any]:
+        fleets = [_as_template_input(a) for a in sorted(allocations, key=lambda a: a.fleet)]
+        try:
+            text = self._env.get_template(TFVARS_TEMPLATE).render(fleets=fleets)
+        except TemplateError as exc:
+            raise PermanentError(f"{TFVARS_TEMPLATE}: {exc}") from exc
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise PermanentError(
+                f"{TFVARS_TEMPLATE} rendered invalid JSON at line {exc.lineno}: {exc.msg}"
+            ) from exc
+        if not isinstance(data, dict):
+            raise PermanentError(f"{TFVARS_TEMPLATE} must render a JSON object")
+        return data
+
+    def write(self, allocations: Sequence[FleetAllocation], directory: Path) -> Path:
+        path = directory / TFVARS_FILE
+        write_atomically(path, canonical_json(self.variables(allocations)))
+        return path
+
+
+def canonical_json(data: object) -> str:
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+def _as_template_input(allocation: FleetAllocation) -> dict[str, Any]:
+    return {
+        "fleet": allocation.fleet,
+        "region": allocation.region,
+        "instance_type": allocation.instance_type,
+        "min_size": allocation.min_size,
+        "max_size": allocation.max_size,
+        "desired_now": allocation.desired_now,
+        "lb_capacity_units": allocation.lb_capacity_units,
+        "scheduled_actions": [
+            {
+                "name": action.name,
+                "start_time": action.start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "desired": action.desired,
+                "min_size": action.min_size,
+                "max_size": action.max_size,
+            }
+            for action in allocation.scheduled_actions
+        ],
+    }

@@ -1,0 +1,1 @@
+"""SQL storage (SQLAlchemy 2 Core): SQLite file by default, PostgreSQL by URL."""

@@ -1,0 +1,155 @@
+"""The schema and the engine. Times are stored as integer Unix seconds (UTC) for portability."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Engine,
+    Float,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
+
+metadata = MetaData()
+
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("bucket", BigInteger, primary_key=True),
+    Column("persona", String(120), primary_key=True),
+    Column("region", String(64), primary_key=True),
+    Column("events", BigInteger, nullable=False),
+    Column("sessions", BigInteger, nullable=False),
+    Column("cpu_ms", Float, nullable=False),
+    Column("memory_mb", Float, nullable=False),
+    Column("network_kb", Float, nullable=False),
+    Column("io_ops", Float, nullable=False),
+)
+
+coverage = Table(
+    "stream_coverage",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", Text, nullable=False),
+    Column("start", BigInteger, nullable=False),
+    Column("end", BigInteger, nullable=False),
+)
+
+source_offsets = Table(
+    "source_offsets",
+    metadata,
+    Column("source", Text, primary_key=True),
+    Column("position", BigInteger, nullable=False),
+    Column("last_event_at", Float),
+    Column("events_total", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", Text, nullable=False),
+    Column("position", Text, nullable=False),
+    Column("received_at", BigInteger, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("raw", LargeBinary, nullable=False),
+)
+
+cycle_runs = Table(
+    "cycle_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", Float, nullable=False),
+    Column("finished_at", Float),
+    Column("clock_now", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("error", Text),
+    Column("summary", Text),
+)
+
+cycle_steps = Table(
+    "cycle_steps",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("cycle_id", Integer, nullable=False, index=True),
+    Column("step", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("duration_ms", Float, nullable=False),
+    Column("detail", Text),
+    Column("error", Text),
+)
+
+state_documents = Table(
+    "state_documents",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("document", Text, nullable=False),
+)
+
+plans = Table(
+    "plans",
+    metadata,
+    Column("plan_id", String(64), primary_key=True),
+    Column("cycle_id", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("variables", Text, nullable=False),
+)
+
+controller_meta = Table(
+    "controller_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+
+def connect(url: str) -> Engine:
+    """Engine for `url`, creating the SQLite file's directory and every table."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    metadata.create_all(engine)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def upsert(engine: Engine, table: Table) -> Insert:
+    """The dialect's INSERT that supports ON CONFLICT (SQLite and PostgreSQL)."""
+    if engine.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def to_epoch(when: datetime) -> int:
+    return int(when.timestamp())
+
+
+def from_epoch(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)

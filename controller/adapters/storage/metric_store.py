@@ -1,0 +1,63 @@
+"""Reading stored metrics back as regular series, gaps as NaN."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import numpy as np
+from sqlalchemy import Engine, and_, func, select
+
+from controller.adapters.storage.db import coverage, from_epoch, metrics, to_epoch
+from controller.domain.series import Series
+
+
+class MetricStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def events_per_bucket(
+        self, persona: str, start: datetime, end: datetime, bucket: timedelta
+    ) -> Series:
+        """Events in each stored bucket of [start, end) for `persona`, all regions.
+
+        A bucket inside a covered stretch of the stream with no rows is a real zero; a bucket
+        the stream never covered is NaN.
+        """
+        size = int(bucket.total_seconds())
+        first, stop = to_epoch(start), to_epoch(end)
+        count = max(0, (stop - first) // size)
+        values = np.full(count, np.nan)
+        with self.engine.connect() as conn:
+            for span_start, span_end in conn.execute(
+                select(coverage.c.start, coverage.c.end).where(
+                    and_(coverage.c.end >= first, coverage.c.start < stop)
+                )
+            ):
+                lo = max(0, (int(span_start) - first) // size)
+                hi = min(count, (int(span_end) - first) // size + 1)
+                values[lo:hi] = 0.0
+            rows = conn.execute(
+                select(metrics.c.bucket, func.sum(metrics.c.events))
+                .where(
+                    and_(metrics.c.persona == persona, metrics.c.bucket >= first, metrics.c.bucket < stop)
+                )
+                .group_by(metrics.c.bucket)
+            )
+            for bucket_start, events in rows:
+                index = (int(bucket_start) - first) // size
+                values[index] = (0.0 if np.isnan(values[index]) else values[index]) + float(events)
+        return Series(persona, start, bucket, values)
+
+    def personas_seen(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return [row[0] for row in conn.execute(select(metrics.c.persona).distinct())]
+
+    def rows(self) -> Iterator[dict[str, object]]:
+        """Every stored bucket, oldest first (for export)."""
+        query = select(metrics).order_by(metrics.c.bucket, metrics.c.persona, metrics.c.region)
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                record = dict(row._mapping)
+                record["bucket"] = from_epoch(int(row.bucket)).isoformat().replace("+00:00", "Z")
+                yield record

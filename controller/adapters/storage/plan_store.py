@@ -1,0 +1,68 @@
+"""Plans kept by id, with the variables they were made from and what became of them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, select, update
+
+from controller.adapters.storage.db import from_epoch, plans, to_epoch
+
+
+@dataclass(frozen=True)
+class StoredPlan:
+    plan_id: str
+    cycle_id: int
+    created_at: datetime
+    status: str
+    summary: dict[str, object]
+    variables: dict[str, object]
+
+
+class PlanStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def add(
+        self,
+        plan_id: str,
+        cycle_id: int,
+        created_at: datetime,
+        status: str,
+        summary: dict[str, object],
+        variables: dict[str, object],
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                plans.insert().values(
+                    plan_id=plan_id,
+                    cycle_id=cycle_id,
+                    created_at=to_epoch(created_at),
+                    status=status,
+                    summary=json.dumps(summary, sort_keys=True),
+                    variables=json.dumps(variables, sort_keys=True),
+                )
+            )
+
+    def set_status(self, plan_id: str, status: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(plans).where(plans.c.plan_id == plan_id).values(status=status))
+
+    def last_applied(self) -> StoredPlan | None:
+        query = (
+            select(plans).where(plans.c.status == "applied").order_by(plans.c.created_at.desc(), plans.c.cycle_id.desc()).limit(1)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).one_or_none()
+        if row is None:
+            return None
+        return StoredPlan(
+            plan_id=row.plan_id,
+            cycle_id=int(row.cycle_id),
+            created_at=from_epoch(row.created_at),
+            status=row.status,
+            summary=json.loads(row.summary),
+            variables=json.loads(row.variables),
+        )

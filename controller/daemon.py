@@ -1,0 +1,135 @@
+"""`fleetctl daemon`: the cycle on a schedule (APScheduler, SQLAlchemy job store on the same DB).
+
+One cycle at a time (max_instances=1), missed runs coalesced into one, a failed cycle reported
+and the next one started clean. SIGINT/SIGTERM: finish the running cycle, then exit 0; a second
+signal exits at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from types import FrameType
+from typing import TextIO
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from controller.domain.errors import FleetError
+from controller.workflow.cycle import CycleFailed, run_cycle
+from controller.workflow.summary import format_outcome
+from controller.workflow.wiring import Controller
+
+JOB_ID = "fleet-cycle"
+log = logging.getLogger(__name__)
+
+# APScheduler stores jobs by reference; the job finds its live daemon here by id.
+_DAEMONS: dict[str, Daemon] = {}
+
+
+def _scheduled_cycle(daemon_id: str) -> None:
+    daemon = _DAEMONS.get(daemon_id)
+    if daemon is not None:
+        daemon.run_one()
+
+
+class Daemon:
+    def __init__(self, controller: Controller, out: TextIO = sys.stdout, max_cycles: int | None = None) -> None:
+        self.controller = controller
+        self.out = out
+        self.max_cycles = max_cycles
+        self.cycles = 0
+        self.failures = 0
+        self.stopping = threading.Event()
+        self._id = uuid.uuid4().hex
+
+    def run_one(self) -> None:
+        if self.stopping.is_set():
+            return
+        try:
+            outcome = run_cycle(self.controller)
+            self._print(format_outcome(outcome, self.controller.clock_mode))
+        except CycleFailed as failure:
+            self.failures += 1
+            retry = "will retry next cycle" if failure.retryable else "fix and it recovers next cycle"
+            self._print(f"cycle {failure.cycle_id} FAILED in {failure.step}: {failure.cause} ({retry})")
+        except FleetError as exc:
+            self.failures += 1
+            self._print(f"cycle FAILED: {exc}")
+        self.cycles += 1
+        if self.max_cycles is not None and self.cycles >= self.max_cycles:
+            self.stopping.set()
+
+    def serve(self, install_signals: bool = True) -> int:
+        config = self.controller.config
+        scheduler = BackgroundScheduler(
+            jobstores={"default": SQLAlchemyJobStore(engine=self.controller.engine)},
+            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": int(config.schedule.misfire_grace.total_seconds()),
+            },
+            timezone=UTC,
+        )
+        _DAEMONS[self._id] = self
+        restore = self._install_signals() if install_signals else (lambda: None)
+        try:
+            scheduler.start()
+            scheduler.add_job(
+                _scheduled_cycle,
+                "interval",
+                args=[self._id],
+                id=JOB_ID,
+                replace_existing=True,
+                seconds=config.schedule.interval.total_seconds(),
+                next_run_time=datetime.now(UTC),
+            )
+            self._print(
+                f"fleetctl daemon: a cycle every {config.schedule.interval}, apply_mode "
+                f"{config.apply_mode}, {self.controller.clock_mode} clock, store {_safe_url(config.sqlalchemy_url)}. "
+                "Ctrl-C stops after the running cycle."
+            )
+            while not self.stopping.wait(0.2):
+                pass
+            self._print("stopping: waiting for the running cycle to finish...")
+            scheduler.shutdown(wait=True)
+        finally:
+            _DAEMONS.pop(self._id, None)
+            restore()
+        self._print(f"stopped after {self.cycles} cycle(s), {self.failures} failed")
+        return 0
+
+    def _install_signals(self) -> Callable[[], None]:
+        def handle(signum: int, _frame: FrameType | None) -> None:
+            if self.stopping.is_set():
+                self._print("second signal: exiting now")
+                raise SystemExit(130)
+            self.stopping.set()
+
+        previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+        def restore() -> None:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+        return restore
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+
+def _safe_url(url: str) -> str:
+    """Never print a password that is part of a database URL."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    credentials, host = rest.rsplit("@", 1)
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in credentials else f"{scheme}://{user}@{host}"

@@ -1,0 +1,1 @@
+"""Domain shapes that cross module boundaries. Imports nothing else from the controller."""

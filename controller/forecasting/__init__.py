@@ -1,0 +1,1 @@
+"""Forecasting models: numpy in, numpy out, no I/O (STYLE.md: statsforecast's shape)."""

@@ -1,0 +1,188 @@
+"""One cycle: personas -> events -> forecast -> allocation -> variables -> plan -> gate -> state.
+
+Reads like a script (tofu-controller's reconcile): every step is timed and recorded; the first
+failure stops the cycle, is recorded with its message and leaves the stored state untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+from controller.adapters.rendering import canonical_json
+from controller.domain.allocation import FleetAllocation
+from controller.domain.clock import ReplayClock
+from controller.domain.errors import FleetError
+from controller.domain.forecast import Forecast
+from controller.domain.plan import PlanSummary
+from controller.domain.series import floor_time
+from controller.domain.state import FleetStateDocument, PlanStatus
+from controller.workflow import steps
+from controller.workflow.state_document import build_state_document
+from controller.workflow.wiring import REPLAY_POSITION_KEY, Controller
+
+T = TypeVar("T")
+
+
+class CycleFailed(FleetError):
+    def __init__(self, cycle_id: int, step: str, cause: BaseException) -> None:
+        self.cycle_id, self.step, self.cause = cycle_id, step, cause
+        self.retryable = isinstance(cause, FleetError) and cause.retryable
+        super().__init__(f"cycle {cycle_id} failed in step '{step}': {cause}")
+
+
+@dataclass(frozen=True)
+class CycleOutcome:
+    cycle_id: int
+    now: datetime
+    duration_s: float
+    personas: steps.PersonaSet
+    ingest: steps.IngestOutcome
+    origin: datetime
+    forecasts: dict[str, Forecast]
+    allocations: list[FleetAllocation]
+    capacity_before: dict[str, int | None]
+    plan: PlanSummary
+    plan_status: PlanStatus
+    state: FleetStateDocument
+    interrupted_before: tuple[int, ...] = ()
+
+
+class _Recorder:
+    def __init__(self, controller: Controller, cycle_id: int) -> None:
+        self.controller, self.cycle_id = controller, cycle_id
+
+    def step(self, name: str, action: Callable[[], T], detail: Callable[[T], str] | None = None) -> T:
+        started = time.time()
+        clock = time.perf_counter()
+        try:
+            result = action()
+        except BaseException as exc:
+            self.controller.run_store.record_step(
+                self.cycle_id, name, "failed", started, _ms(clock), error=str(exc)
+            )
+            raise CycleFailed(self.cycle_id, name, exc) from exc
+        self.controller.run_store.record_step(
+            self.cycle_id, name, "ok", started, _ms(clock), detail=detail(result) if detail else None
+        )
+        return result
+
+
+def run_cycle(controller: Controller) -> CycleOutcome:
+    config = controller.config
+    interrupted = tuple(controller.run_store.interrupted())
+    if interrupted:
+        controller.run_store.mark_interrupted(list(interrupted))
+    now = controller.clock.now()
+    cycle_id = controller.run_store.start_cycle(now)
+    record = _Recorder(controller, cycle_id)
+    began = time.perf_counter()
+    try:
+        personas = record.step(
+            "personas", lambda: steps.load_personas(config), lambda p: f"{len(p.files)} personas"
+        )
+        ingested = record.step(
+            "ingest",
+            lambda: steps.ingest(config, personas, controller.source, controller.ingest_store, now),
+            lambda i: f"{i.events} events, {i.dead_letters} dead letters",
+        )
+        origin = steps.forecast_origin(now, ingested.last_event_at, config)
+        forecasts = record.step(
+            "forecast",
+            lambda: steps.forecast_personas(config, personas, controller.metric_store, origin),
+            lambda f: f"{len(f)} series from {origin.isoformat()}",
+        )
+        allocations = record.step(
+            "allocate",
+            lambda: steps.allocate_fleets(config, personas, forecasts, origin),
+            lambda a: ", ".join(f"{x.fleet}={x.desired_now}" for x in a),
+        )
+        variables = record.step(
+            "render",
+            lambda: _render(controller, allocations),
+            lambda v: f"{len(v.get('fleets', {}))} fleets",
+        )
+        plan_id = f"{cycle_id:06d}-{hashlib.sha256(canonical_json(variables).encode()).hexdigest()[:8]}"
+        plan = record.step("plan", lambda: _plan(controller, plan_id), lambda p: p.describe())
+        capacity_before = _applied_capacity(controller)
+        status = record.step("gate-apply", lambda: _gate_and_apply(controller, plan), str)
+        controller.plan_store.add(
+            plan_id, cycle_id, now, status, {"describe": plan.describe()}, variables
+        )
+        state = record.step(
+            "state",
+            lambda: controller.state_store.save(
+                build_state_document(
+                    controller, cycle_id, now, personas, ingested, forecasts, allocations,
+                    capacity_before, plan, status,
+                )
+            ),
+            lambda s: f"version {s.version}",
+        )
+    except CycleFailed as failure:
+        controller.run_store.finish_cycle(cycle_id, "failed", None, str(failure))
+        raise
+    except BaseException as exc:  # KeyboardInterrupt mid-cycle: keep the record honest
+        controller.run_store.finish_cycle(cycle_id, "failed", None, f"stopped: {exc!r}")
+        raise
+    outcome = CycleOutcome(
+        cycle_id, now, time.perf_counter() - began, personas, ingested, origin, forecasts,
+        allocations, capacity_before, plan, status, state, interrupted,
+    )
+    controller.run_store.finish_cycle(cycle_id, "ok", plan.describe(), None)
+    _advance_replay_clock(controller, ingested)
+    controller.workspace.prune_plans()
+    return outcome
+
+
+def _render(controller: Controller, allocations: list[FleetAllocation]) -> dict[str, object]:
+    controller.workspace.prepare()
+    controller.renderer.write(allocations, controller.workspace.stack_dir)
+    return controller.renderer.variables(allocations)
+
+
+def _plan(controller: Controller, plan_id: str) -> PlanSummary:
+    return controller.workspace.plan(plan_id)
+
+
+def _gate_and_apply(controller: Controller, plan: PlanSummary) -> PlanStatus:
+    if not plan.has_changes:
+        return "no-changes"
+    mode = controller.config.apply_mode
+    if mode == "plan-only":
+        return "plan-only"
+    if mode == "review":
+        return "waiting-for-review"
+    controller.workspace.apply(plan.plan_id)
+    return "applied"
+
+
+def _applied_capacity(controller: Controller) -> dict[str, int | None]:
+    last = controller.plan_store.last_applied()
+    fleets = last.variables.get("fleets", {}) if last else {}
+    assert isinstance(fleets, dict)
+    return {
+        fleet.name: int(fleets[fleet.name]["desired_capacity"]) if fleet.name in fleets else None
+        for fleet in controller.config.fleets
+    }
+
+
+def _advance_replay_clock(controller: Controller, ingested: steps.IngestOutcome) -> None:
+    clock = controller.clock
+    if not isinstance(clock, ReplayClock):
+        return
+    target = None
+    upcoming = ingested.next_event_at
+    if controller.config.clock.fast_forward_gaps and upcoming is not None:
+        if upcoming > clock.now() + clock.step:
+            target = floor_time(upcoming, clock.step) + clock.step
+    clock.advance(target)
+    controller.meta_store.put(REPLAY_POSITION_KEY, clock.now().isoformat())
+
+
+def _ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000

@@ -1,0 +1,66 @@
+"""The few lines a person reads after each cycle."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from controller.domain.forecast import Forecast
+from controller.workflow.cycle import CycleOutcome
+
+PREVIEW_STEPS_HOURS = (0, 1, 3, 6)
+
+
+def format_outcome(outcome: CycleOutcome, clock_mode: str) -> str:
+    lines = [
+        f"cycle {outcome.cycle_id} at {_t(outcome.now)} ({clock_mode} clock), "
+        f"{outcome.duration_s:.1f}s"
+    ]
+    if outcome.interrupted_before:
+        ids = ", ".join(map(str, outcome.interrupted_before))
+        lines.append(f"  recovered  cycle(s) {ids} had been interrupted; marked and started clean")
+    keys = ", ".join(f.persona.key for f in outcome.personas.files)
+    lines.append(f"  personas   {len(outcome.personas.files)} in force: {keys}")
+    i = outcome.ingest
+    watermark = _t(i.last_event_at) if i.last_event_at else "none yet"
+    unmatched = f", {i.unmatched_sessions} unmatched sessions" if i.unmatched_sessions else ""
+    lines.append(
+        f"  events     +{i.events:,} ingested ({i.events_total:,} total), "
+        f"{i.dead_letters} dead letters{unmatched}; data up to {watermark}"
+    )
+    if i.next_event_at is None and i.events == 0:
+        lines.append("             source exhausted: no events left to read")
+    lines.append(f"  forecast   from {_t(outcome.origin)}, events/s at +0h/+1h/+3h/+6h (p95 at +1h):")
+    for key, forecast in outcome.forecasts.items():
+        lines.append(f"             {key:<20} {_preview(forecast)}  [{forecast.model}]")
+    for allocation in outcome.allocations:
+        before = outcome.capacity_before.get(allocation.fleet)
+        change = f"{before} -> {allocation.desired_now}" if before is not None else f"new -> {allocation.desired_now}"
+        lines.append(
+            f"  capacity   {allocation.fleet:<6} {change} x {allocation.instance_type} "
+            f"(peak {allocation.peak} within horizon, {len(allocation.scheduled_actions)} scheduled "
+            f"actions, LB {allocation.lb_capacity_units} LCU)"
+        )
+    status = {
+        "applied": "applied",
+        "no-changes": "nothing to apply",
+        "waiting-for-review": "waiting for review (apply_mode: review)",
+        "plan-only": "not applied (apply_mode: plan-only)",
+        "failed": "failed",
+    }[outcome.plan_status]
+    lines.append(f"  plan       {outcome.plan.plan_id}: {outcome.plan.describe()}; {status}")
+    return "\n".join(lines)
+
+
+def _preview(forecast: Forecast) -> str:
+    per_hour = max(1, int(3600 / forecast.step.total_seconds()))
+    values = []
+    for hours in PREVIEW_STEPS_HOURS:
+        index = min(hours * per_hour, forecast.horizon - 1)
+        values.append(f"{forecast.mean[index]:6.2f}" if forecast.horizon else "   n/a")
+    high = forecast.quantiles.get(0.95)
+    p95 = f"{high[min(per_hour, forecast.horizon - 1)]:.2f}" if high is not None and forecast.horizon else "n/a"
+    return " ".join(values) + f"  (p95 {p95})"
+
+
+def _t(when: datetime) -> str:
+    return when.strftime("%Y-%m-%d %H:%MZ")

@@ -1,0 +1,111 @@
+"""The one place that builds the controller from its configuration (Karpenter's controllers.go)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from controller.adapters.event_file import FileEventSource
+from controller.adapters.rendering import VariableRenderer
+from controller.adapters.storage.db import connect
+from controller.adapters.storage.ingest_store import IngestStore
+from controller.adapters.storage.meta_store import MetaStore
+from controller.adapters.storage.metric_store import MetricStore
+from controller.adapters.storage.plan_store import PlanStore
+from controller.adapters.storage.run_store import RunStore
+from controller.adapters.storage.state_store import StateStore
+from controller.adapters.terraform.runner import BinaryTerraform, EmbeddedTerraform, TerraformRunner
+from controller.adapters.terraform.workspace import TerraformWorkspace
+from controller.config import PACKAGE_DIR, ControllerConfig
+from controller.domain.clock import Clock, ReplayClock, SystemClock
+from controller.domain.errors import ConfigError
+
+REPLAY_POSITION_KEY = "replay_clock_now"
+DEFAULT_TEMPLATES = PACKAGE_DIR.parent / "templates"
+
+
+@dataclass
+class Controller:
+    config: ControllerConfig
+    clock: Clock
+    engine: Engine
+    source: FileEventSource
+    ingest_store: IngestStore
+    metric_store: MetricStore
+    run_store: RunStore
+    plan_store: PlanStore
+    state_store: StateStore
+    meta_store: MetaStore
+    renderer: VariableRenderer
+    workspace: TerraformWorkspace
+
+    @property
+    def clock_mode(self) -> str:
+        return "replay" if isinstance(self.clock, ReplayClock) else "system"
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def build_controller(
+    config: ControllerConfig,
+    clock: Clock | None = None,
+    runner: TerraformRunner | None = None,
+    templates: Path = DEFAULT_TEMPLATES,
+) -> Controller:
+    engine = connect(config.sqlalchemy_url)
+    source = _event_source(config.events.source)
+    meta_store = MetaStore(engine)
+    ingest_store = IngestStore(engine)
+    return Controller(
+        config=config,
+        clock=clock or _clock(config, meta_store, source, ingest_store),
+        engine=engine,
+        source=source,
+        ingest_store=ingest_store,
+        metric_store=MetricStore(engine),
+        run_store=RunStore(engine),
+        plan_store=PlanStore(engine),
+        state_store=StateStore(engine, mirror=config.data_dir / "state.json"),
+        meta_store=meta_store,
+        renderer=VariableRenderer(templates),
+        workspace=TerraformWorkspace(
+            runner or _runner(config), config.terraform.stack, config.terraform_workdir
+        ),
+    )
+
+
+def _event_source(url: str) -> FileEventSource:
+    if url.startswith("file://"):
+        return FileEventSource(Path(url.removeprefix("file://")))
+    scheme = url.split("://", 1)[0] if "://" in url else url
+    raise ConfigError(f"events.source: unsupported source {scheme!r} (got {url!r}; use file://PATH)")
+
+
+def _runner(config: ControllerConfig) -> TerraformRunner:
+    if config.terraform.runner == "binary":
+        return BinaryTerraform(config.terraform.binary)
+    return EmbeddedTerraform()
+
+
+def _clock(
+    config: ControllerConfig, meta: MetaStore, source: FileEventSource, ingest: IngestStore
+) -> Clock:
+    if config.clock.mode == "system":
+        return SystemClock()
+    saved = meta.get(REPLAY_POSITION_KEY)
+    if saved is not None:
+        start = datetime.fromisoformat(saved)
+    elif config.clock.start is not None:
+        start = config.clock.start
+    else:
+        first = source.read(ingest.position(source.url).position, until=None, max_events=1)
+        if not first.events:
+            raise ConfigError(
+                f"clock.mode replay: {source.path} has no valid events to start from; set clock.start"
+            )
+        start = first.events[0].timestamp + config.clock.lead_in
+    return ReplayClock(start, config.clock.step)
