@@ -191,7 +191,9 @@ def load_config(path: Path | None) -> ControllerConfig:
         doc = load_yaml(path)
         base = path.resolve().parent
         if doc.data is not None and not isinstance(doc.data, dict):
-            raise ConfigError(f"{path}:1: expected a mapping of settings, got {type(doc.data).__name__}")
+            raise ConfigError(
+                f"{path}:1: expected a mapping of settings, got {type(doc.data).__name__}"
+            )
         data = doc.data or {}
     try:
         config = ControllerConfig(**data)

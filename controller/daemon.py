@@ -40,7 +40,9 @@ def _scheduled_cycle(daemon_id: str) -> None:
 
 
 class Daemon:
-    def __init__(self, controller: Controller, out: TextIO = sys.stdout, max_cycles: int | None = None) -> None:
+    def __init__(
+        self, controller: Controller, out: TextIO = sys.stdout, max_cycles: int | None = None
+    ) -> None:
         self.controller = controller
         self.out = out
         self.max_cycles = max_cycles
@@ -57,8 +59,12 @@ class Daemon:
             self._print(format_outcome(outcome, self.controller.clock_mode))
         except CycleFailed as failure:
             self.failures += 1
-            retry = "will retry next cycle" if failure.retryable else "fix and it recovers next cycle"
-            self._print(f"cycle {failure.cycle_id} FAILED in {failure.step}: {failure.cause} ({retry})")
+            retry = (
+                "will retry next cycle" if failure.retryable else "fix and it recovers next cycle"
+            )
+            self._print(
+                f"cycle {failure.cycle_id} FAILED in {failure.step}: {failure.cause} ({retry})"
+            )
         except FleetError as exc:
             self.failures += 1
             self._print(f"cycle FAILED: {exc}")

@@ -34,7 +34,9 @@ class TraceMinute:
     requests: int
 
 
-def read_trace(path: Path, windows: Sequence[tuple[datetime, datetime]] | None = None) -> list[TraceMinute]:
+def read_trace(
+    path: Path, windows: Sequence[tuple[datetime, datetime]] | None = None
+) -> list[TraceMinute]:
     """`timestamp,requests` rows (ISO 8601 with offset), optionally only those inside `windows`."""
     minutes = []
     with path.open(encoding="utf-8") as handle:
@@ -48,7 +50,9 @@ def read_trace(path: Path, windows: Sequence[tuple[datetime, datetime]] | None =
                 try:
                     minutes.append(TraceMinute(when, int(count)))
                 except ValueError:
-                    raise ValueError(f"{path}:{line_number}: requests: not an integer ({count!r})") from None
+                    raise ValueError(
+                        f"{path}:{line_number}: requests: not an integer ({count!r})"
+                    ) from None
     return minutes
 
 
@@ -95,7 +99,10 @@ def write_events(lines: Iterable[str], path: Path) -> int:
     data = buffer.getvalue()
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".gz":
-        with path.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=9) as gz:
+        with (
+            path.open("wb") as raw,
+            gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=9) as gz,
+        ):
             gz.write(data)
     else:
         path.write_bytes(data)
@@ -146,7 +153,7 @@ def _event(
             "cpu_ms": round(profile.cpu_demand * 1000 * noise, 1),
             "memory_mb": round(profile.memory_demand * noise, 1),
             "network_kb": round(profile.network_bandwidth * 125 * noise, 1),
-            "io_ops": int(round(profile.io_operations * noise)),
+            "io_ops": round(profile.io_operations * noise),
         },
         "region": regions[int(rng.choice(len(regions), p=shares / shares.sum()))],
     }

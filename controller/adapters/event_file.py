@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 from pydantic import ValidationError
 
@@ -46,7 +46,7 @@ class FileEventSource:
     def _open(self) -> IO[bytes]:
         try:
             if self.path.suffix == ".gz":
-                return gzip.open(self.path, "rb")
+                return cast(IO[bytes], gzip.open(self.path, "rb"))
             return self.path.open("rb")
         except FileNotFoundError:
             raise InputError(f"{self.path}: event file does not exist") from None
@@ -61,7 +61,9 @@ class FileEventSource:
                 stream.seek(position)
                 self._read_lines(stream, batch, until, max_events)
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            raise InputError(f"{self.path}: unreadable at byte {batch.end_position}: {exc}") from None
+            raise InputError(
+                f"{self.path}: unreadable at byte {batch.end_position}: {exc}"
+            ) from None
         return batch
 
     def _read_lines(
@@ -77,12 +79,16 @@ class FileEventSource:
                 rest = stream.readline()
                 line_end += len(rest)
                 batch.dead_letters.append(
-                    DeadLetter(f"byte {line_start}", f"event larger than {MAX_LINE_BYTES} bytes", raw)
+                    DeadLetter(
+                        f"byte {line_start}", f"event larger than {MAX_LINE_BYTES} bytes", raw
+                    )
                 )
             elif raw.strip():
                 parsed = _parse(raw)
                 if isinstance(parsed, str):
-                    batch.dead_letters.append(DeadLetter(f"byte {line_start}", parsed, raw.rstrip(b"\n")))
+                    batch.dead_letters.append(
+                        DeadLetter(f"byte {line_start}", parsed, raw.rstrip(b"\n"))
+                    )
                 elif until is not None and parsed.timestamp > until:
                     batch.next_event_at = parsed.timestamp
                     return

@@ -39,11 +39,15 @@ def persona_paths(directory: Path) -> list[Path]:
     if not directory.is_dir():
         raise InputError(f"{directory}: persona directory does not exist")
     return sorted(
-        p for p in directory.iterdir() if p.suffix in PERSONA_SUFFIXES and not p.name.startswith("_")
+        p
+        for p in directory.iterdir()
+        if p.suffix in PERSONA_SUFFIXES and not p.name.startswith("_")
     )
 
 
-def load_persona_directory(directory: Path, known_fleets: set[str] | None = None) -> list[PersonaFile]:
+def load_persona_directory(
+    directory: Path, known_fleets: set[str] | None = None
+) -> list[PersonaFile]:
     """Every persona in `directory`, or PersonaDirectoryError listing all problems found."""
     problems: list[str] = []
     loaded: list[PersonaFile] = []

@@ -77,7 +77,9 @@ def _index(node: yaml.Node, loc: Loc, lines: dict[Loc, int], path: Path) -> None
             key = str(key_node.value)
             line = key_node.start_mark.line + 1
             if key in seen:
-                raise InputError(f"{path}:{line}: duplicate key {key!r} (first on line {seen[key]})")
+                raise InputError(
+                    f"{path}:{line}: duplicate key {key!r} (first on line {seen[key]})"
+                )
             seen[key] = line
             _index(value_node, (*loc, key), lines, path)
             lines[(*loc, key)] = line

@@ -120,10 +120,13 @@ def _reasons(
 ) -> tuple[str, ...]:
     if ahead.size == 0:
         return (f"no forecast: held at min_instances {rule.min_size}",)
-    parts = ", ".join(
-        f"{persona} {float(np.nan_to_num(series[: lead + 1], nan=0.0).max()):.2f}"
-        for persona, series in sorted(demand_by_persona.items())
-    ) or "no personas"
+    parts = (
+        ", ".join(
+            f"{persona} {float(np.nan_to_num(series[: lead + 1], nan=0.0).max()):.2f}"
+            for persona, series in sorted(demand_by_persona.items())
+        )
+        or "no personas"
+    )
     reasons = [
         f"{rule.quantile_label} demand {ahead[0]:.2f} ev/s over the next {step * (lead + 1)} "
         f"({parts}) / ({rule.capacity_per_instance:g} ev/s x {rule.target_utilization:g}) "

@@ -48,7 +48,9 @@ class ReplayClock:
 
     def advance(self, to: datetime | None = None) -> None:
         """One step on, or straight to `to` (fast-forward over a stretch with no events)."""
-        self._now = max(self._now + self.step, _aware(to)) if to is not None else self._now + self.step
+        self._now = (
+            max(self._now + self.step, _aware(to)) if to is not None else self._now + self.step
+        )
 
 
 def _aware(when: datetime) -> datetime:

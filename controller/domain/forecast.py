@@ -34,4 +34,6 @@ class Forecast:
             return self.quantiles[quantile]
         except KeyError:
             have = ", ".join(f"{q:g}" for q in sorted(self.quantiles)) or "none"
-            raise KeyError(f"forecast of {self.series_id} has no quantile {quantile:g} ({have})") from None
+            raise KeyError(
+                f"forecast of {self.series_id} has no quantile {quantile:g} ({have})"
+            ) from None

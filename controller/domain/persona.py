@@ -68,7 +68,9 @@ class OneOffPeak(_Strict):
         if self.start.tzinfo is None or self.end.tzinfo is None:
             raise ValueError("one-off peak times need a UTC offset, e.g. 2026-11-27T08:00:00Z")
         if self.end <= self.start:
-            raise ValueError(f"end {self.end.isoformat()} is not after start {self.start.isoformat()}")
+            raise ValueError(
+                f"end {self.end.isoformat()} is not after start {self.start.isoformat()}"
+            )
         return self
 
 

@@ -8,6 +8,14 @@ from typing import Literal
 Action = Literal["create", "update", "delete", "replace", "read", "no-op"]
 
 
+VERBS: tuple[tuple[Action, str], ...] = (
+    ("create", "add"),
+    ("update", "change"),
+    ("replace", "replace"),
+    ("delete", "destroy"),
+)
+
+
 @dataclass(frozen=True)
 class ResourceChange:
     address: str
@@ -29,14 +37,5 @@ class PlanSummary:
     def describe(self) -> str:
         if not self.has_changes:
             return "no changes"
-        parts = [
-            f"{self.count(action)} to {verb}"
-            for action, verb in (
-                ("create", "add"),
-                ("update", "change"),
-                ("replace", "replace"),
-                ("delete", "destroy"),
-            )
-            if self.count(action)
-        ]
+        parts = [f"{self.count(action)} to {verb}" for action, verb in VERBS if self.count(action)]
         return ", ".join(parts)

@@ -43,7 +43,9 @@ class SeasonalNaive:
             zeros = np.zeros(horizon)
             return Prediction(zeros, {q: zeros.copy() for q in quantiles}, "no-history", None)
         recent = y[-m:]
-        fallback = float(np.nanmean(recent)) if np.any(~np.isnan(recent)) else float(observed.mean())
+        fallback = (
+            float(np.nanmean(recent)) if np.any(~np.isnan(recent)) else float(observed.mean())
+        )
         extended = np.concatenate([y, np.full(horizon, np.nan)])
         n = y.shape[0]
         for i in range(n, n + horizon):
@@ -55,7 +57,9 @@ class SeasonalNaive:
         residuals = self._residuals(y, m)
         model = f"seasonal-naive(m={m})" if n >= m else "mean (history shorter than a season)"
         bands = {
-            q: np.maximum(mean + float(np.quantile(residuals, q)), 0.0) if residuals.size else mean.copy()
+            q: np.maximum(mean + float(np.quantile(residuals, q)), 0.0)
+            if residuals.size
+            else mean.copy()
             for q in quantiles
         }
         backtest = self._last_season_mae(y, m)

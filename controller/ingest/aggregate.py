@@ -62,7 +62,9 @@ def aggregate(
     buckets: dict[BucketKey, BucketTotals] = defaultdict(BucketTotals)
     for event in events:
         key = session_key(event)
-        totals = buckets[(floor_time(event.timestamp, bucket), persona_of[key], event.region or UNKNOWN_REGION)]
+        totals = buckets[
+            (floor_time(event.timestamp, bucket), persona_of[key], event.region or UNKNOWN_REGION)
+        ]
         use = event.resource_consumption
         totals.events += 1
         totals.cpu_ms += use.cpu_ms
@@ -75,7 +77,11 @@ def aggregate(
     for persona in persona_of.values():
         sessions_by_persona[persona] += 1
     times = [e.timestamp for e in events]
-    return Aggregate(dict(buckets), dict(sessions_by_persona), covered_spans(times, max_silence, previous_event_at))
+    return Aggregate(
+        dict(buckets),
+        dict(sessions_by_persona),
+        covered_spans(times, max_silence, previous_event_at),
+    )
 
 
 def covered_spans(

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from controller.adapters.rendering import canonical_json
 from controller.domain.allocation import FleetAllocation
@@ -56,7 +56,9 @@ class _Recorder:
     def __init__(self, controller: Controller, cycle_id: int) -> None:
         self.controller, self.cycle_id = controller, cycle_id
 
-    def step(self, name: str, action: Callable[[], T], detail: Callable[[T], str] | None = None) -> T:
+    def step(
+        self, name: str, action: Callable[[], T], detail: Callable[[T], str] | None = None
+    ) -> T:
         started = time.time()
         clock = time.perf_counter()
         try:
@@ -67,7 +69,12 @@ class _Recorder:
             )
             raise CycleFailed(self.cycle_id, name, exc) from exc
         self.controller.run_store.record_step(
-            self.cycle_id, name, "ok", started, _ms(clock), detail=detail(result) if detail else None
+            self.cycle_id,
+            name,
+            "ok",
+            started,
+            _ms(clock),
+            detail=detail(result) if detail else None,
         )
         return result
 
@@ -104,9 +111,11 @@ def run_cycle(controller: Controller) -> CycleOutcome:
         variables = record.step(
             "render",
             lambda: _render(controller, allocations),
-            lambda v: f"{len(v.get('fleets', {}))} fleets",
+            lambda v: f"{len(v['fleets'])} fleets",
         )
-        plan_id = f"{cycle_id:06d}-{hashlib.sha256(canonical_json(variables).encode()).hexdigest()[:8]}"
+        plan_id = (
+            f"{cycle_id:06d}-{hashlib.sha256(canonical_json(variables).encode()).hexdigest()[:8]}"
+        )
         plan = record.step("plan", lambda: _plan(controller, plan_id), lambda p: p.describe())
         capacity_before = _applied_capacity(controller)
         status = record.step("gate-apply", lambda: _gate_and_apply(controller, plan), str)
@@ -117,8 +126,16 @@ def run_cycle(controller: Controller) -> CycleOutcome:
             "state",
             lambda: controller.state_store.save(
                 build_state_document(
-                    controller, cycle_id, now, personas, ingested, forecasts, allocations,
-                    capacity_before, plan, status,
+                    controller,
+                    cycle_id,
+                    now,
+                    personas,
+                    ingested,
+                    forecasts,
+                    allocations,
+                    capacity_before,
+                    plan,
+                    status,
                 )
             ),
             lambda s: f"version {s.version}",
@@ -130,8 +147,19 @@ def run_cycle(controller: Controller) -> CycleOutcome:
         controller.run_store.finish_cycle(cycle_id, "failed", None, f"stopped: {exc!r}")
         raise
     outcome = CycleOutcome(
-        cycle_id, now, time.perf_counter() - began, personas, ingested, origin, forecasts,
-        allocations, capacity_before, plan, status, state, interrupted,
+        cycle_id,
+        now,
+        time.perf_counter() - began,
+        personas,
+        ingested,
+        origin,
+        forecasts,
+        allocations,
+        capacity_before,
+        plan,
+        status,
+        state,
+        interrupted,
     )
     controller.run_store.finish_cycle(cycle_id, "ok", plan.describe(), None)
     _advance_replay_clock(controller, ingested)
@@ -139,7 +167,7 @@ def run_cycle(controller: Controller) -> CycleOutcome:
     return outcome
 
 
-def _render(controller: Controller, allocations: list[FleetAllocation]) -> dict[str, object]:
+def _render(controller: Controller, allocations: list[FleetAllocation]) -> dict[str, Any]:
     controller.workspace.prepare()
     controller.renderer.write(allocations, controller.workspace.stack_dir)
     return controller.renderer.variables(allocations)
@@ -177,9 +205,9 @@ def _advance_replay_clock(controller: Controller, ingested: steps.IngestOutcome)
         return
     target = None
     upcoming = ingested.next_event_at
-    if controller.config.clock.fast_forward_gaps and upcoming is not None:
-        if upcoming > clock.now() + clock.step:
-            target = floor_time(upcoming, clock.step) + clock.step
+    fast_forward = controller.config.clock.fast_forward_gaps
+    if fast_forward and upcoming is not None and upcoming > clock.now() + clock.step:
+        target = floor_time(upcoming, clock.step) + clock.step
     clock.advance(target)
     controller.meta_store.put(REPLAY_POSITION_KEY, clock.now().isoformat())
 

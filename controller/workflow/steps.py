@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from controller.adapters.event_file import FileEventSource
 from controller.adapters.persona_files import PersonaFile, load_persona_directory
 from controller.adapters.storage.ingest_store import IngestStore
 from controller.adapters.storage.metric_store import MetricStore
-from controller.adapters.event_file import FileEventSource
 from controller.allocation.capacity import FleetRule, allocate
 from controller.config import ControllerConfig, FleetConfig
 from controller.domain.allocation import FleetAllocation
@@ -45,14 +45,14 @@ def load_personas(config: ControllerConfig) -> PersonaSet:
     for f in files:
         for fleet in f.persona.fleets:
             served[fleet].add(f.persona.key)
-    for index, fleet in enumerate(config.fleets):
-        for key in fleet.personas:
+    for index, fleet_config in enumerate(config.fleets):
+        for key in fleet_config.personas:
             if key not in keys:
                 raise ConfigError(
                     f"fleets.{index}.personas: unknown persona {key!r} "
                     f"(personas in {config.personas_dir}: {', '.join(sorted(keys))})"
                 )
-            served[fleet.name].add(key)
+            served[fleet_config.name].add(key)
     return PersonaSet(files, {name: tuple(sorted(v)) for name, v in served.items()})
 
 
@@ -93,7 +93,9 @@ def ingest(
         newest = max((e.timestamp for e in batch.events), default=None)
         last = max(filter(None, (newest, position.last_event_at)), default=None)
         if batch.end_position != position.position:
-            store.commit_batch(source.url, result, batch.dead_letters, batch.end_position, last, now)
+            store.commit_batch(
+                source.url, result, batch.dead_letters, batch.end_position, last, now
+            )
         events += len(batch.events)
         letters += len(batch.dead_letters)
         unmatched += result.sessions_by_persona.get(UNMATCHED, 0)
@@ -105,7 +107,9 @@ def ingest(
             )
 
 
-def forecast_origin(now: datetime, last_event_at: datetime | None, config: ControllerConfig) -> datetime:
+def forecast_origin(
+    now: datetime, last_event_at: datetime | None, config: ControllerConfig
+) -> datetime:
     """Forecasts start after the last complete forecast bucket of data, never after `now`.
 
     Anchoring on the data rather than the wall clock makes the cycle deterministic: no new
@@ -113,7 +117,9 @@ def forecast_origin(now: datetime, last_event_at: datetime | None, config: Contr
     """
     horizon_end = now
     if last_event_at is not None:
-        horizon_end = min(now, floor_time(last_event_at, config.events.bucket) + config.events.bucket)
+        horizon_end = min(
+            now, floor_time(last_event_at, config.events.bucket) + config.events.bucket
+        )
     return floor_time(horizon_end, config.forecast.step)
 
 
@@ -123,7 +129,9 @@ def forecast_personas(
     step, bucket = config.forecast.step, config.events.bucket
     factor = int(step / bucket)
     if factor < 1 or step % bucket:
-        raise ConfigError(f"forecast.step ({step}) must be a whole multiple of events.bucket ({bucket})")
+        raise ConfigError(
+            f"forecast.step ({step}) must be a whole multiple of events.bucket ({bucket})"
+        )
     horizon = math.ceil(config.forecast.horizon / step)
     season = max(1, int(DAY / step))
     start = origin - config.forecast.history
@@ -132,7 +140,9 @@ def forecast_personas(
         per_bucket = metrics.events_per_bucket(key, start, origin, bucket)
         per_second = resample_mean(per_bucket, factor, scale=1 / bucket.total_seconds())
         observed = per_second.values
-        first = int(np.argmax(~np.isnan(observed))) if np.any(~np.isnan(observed)) else len(observed)
+        first = (
+            int(np.argmax(~np.isnan(observed))) if np.any(~np.isnan(observed)) else len(observed)
+        )
         prediction = SeasonalNaive(season).fit(observed[first:]).predict(horizon)
         forecasts[key] = Forecast(
             series_id=key,

@@ -29,12 +29,18 @@ def format_outcome(outcome: CycleOutcome, clock_mode: str) -> str:
     )
     if i.next_event_at is None and i.events == 0:
         lines.append("             source exhausted: no events left to read")
-    lines.append(f"  forecast   from {_t(outcome.origin)}, events/s at +0h/+1h/+3h/+6h (p95 at +1h):")
+    lines.append(
+        f"  forecast   from {_t(outcome.origin)}, events/s at +0h/+1h/+3h/+6h (p95 at +1h):"
+    )
     for key, forecast in outcome.forecasts.items():
         lines.append(f"             {key:<20} {_preview(forecast)}  [{forecast.model}]")
     for allocation in outcome.allocations:
         before = outcome.capacity_before.get(allocation.fleet)
-        change = f"{before} -> {allocation.desired_now}" if before is not None else f"new -> {allocation.desired_now}"
+        change = (
+            f"{before} -> {allocation.desired_now}"
+            if before is not None
+            else f"new -> {allocation.desired_now}"
+        )
         lines.append(
             f"  capacity   {allocation.fleet:<6} {change} x {allocation.instance_type} "
             f"(peak {allocation.peak} within horizon, {len(allocation.scheduled_actions)} scheduled "
@@ -58,7 +64,11 @@ def _preview(forecast: Forecast) -> str:
         index = min(hours * per_hour, forecast.horizon - 1)
         values.append(f"{forecast.mean[index]:6.2f}" if forecast.horizon else "   n/a")
     high = forecast.quantiles.get(0.95)
-    p95 = f"{high[min(per_hour, forecast.horizon - 1)]:.2f}" if high is not None and forecast.horizon else "n/a"
+    p95 = (
+        f"{high[min(per_hour, forecast.horizon - 1)]:.2f}"
+        if high is not None and forecast.horizon
+        else "n/a"
+    )
     return " ".join(values) + f"  (p95 {p95})"
 
 

@@ -82,7 +82,9 @@ def _event_source(url: str) -> FileEventSource:
     if url.startswith("file://"):
         return FileEventSource(Path(url.removeprefix("file://")))
     scheme = url.split("://", 1)[0] if "://" in url else url
-    raise ConfigError(f"events.source: unsupported source {scheme!r} (got {url!r}; use file://PATH)")
+    raise ConfigError(
+        f"events.source: unsupported source {scheme!r} (got {url!r}; use file://PATH)"
+    )
 
 
 def _runner(config: ControllerConfig) -> TerraformRunner:

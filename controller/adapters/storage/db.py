@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -21,7 +21,6 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.dml import Insert
 
 metadata = MetaData()
 
@@ -140,10 +139,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def upsert(engine: Engine, table: Table) -> Insert:
-    """The dialect's INSERT that supports ON CONFLICT (SQLite and PostgreSQL)."""
+def upsert(engine: Engine, table: Table) -> sqlite.Insert:
+    """The dialect's INSERT that supports ON CONFLICT (SQLite and PostgreSQL).
+
+    Typed as SQLite's: both dialects offer the same `excluded` / `on_conflict_do_update`.
+    """
     if engine.dialect.name == "postgresql":
-        return postgresql.insert(table)
+        return cast(sqlite.Insert, postgresql.insert(table))
     return sqlite.insert(table)
 
 

@@ -74,7 +74,14 @@ class IngestStore:
                 insert = upsert(self.engine, metrics)
                 additive = {
                     name: metrics.c[name] + insert.excluded[name]
-                    for name in ("events", "sessions", "cpu_ms", "memory_mb", "network_kb", "io_ops")
+                    for name in (
+                        "events",
+                        "sessions",
+                        "cpu_ms",
+                        "memory_mb",
+                        "network_kb",
+                        "io_ops",
+                    )
                 }
                 conn.execute(
                     insert.on_conflict_do_update(
@@ -113,7 +120,8 @@ class IngestStore:
                         "last_event_at": func.coalesce(
                             offsets.excluded.last_event_at, source_offsets.c.last_event_at
                         ),
-                        "events_total": source_offsets.c.events_total + offsets.excluded.events_total,
+                        "events_total": source_offsets.c.events_total
+                        + offsets.excluded.events_total,
                         "updated_at": offsets.excluded.updated_at,
                     },
                 ),

@@ -22,6 +22,8 @@ class MetaStore:
         insert = upsert(self.engine, controller_meta)
         with self.engine.begin() as conn:
             conn.execute(
-                insert.on_conflict_do_update(index_elements=["key"], set_={"value": insert.excluded.value}),
+                insert.on_conflict_do_update(
+                    index_elements=["key"], set_={"value": insert.excluded.value}
+                ),
                 {"key": key, "value": value},
             )

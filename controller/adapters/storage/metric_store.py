@@ -40,7 +40,11 @@ class MetricStore:
             rows = conn.execute(
                 select(metrics.c.bucket, func.sum(metrics.c.events))
                 .where(
-                    and_(metrics.c.persona == persona, metrics.c.bucket >= first, metrics.c.bucket < stop)
+                    and_(
+                        metrics.c.persona == persona,
+                        metrics.c.bucket >= first,
+                        metrics.c.bucket < stop,
+                    )
                 )
                 .group_by(metrics.c.bucket)
             )

@@ -52,7 +52,10 @@ class PlanStore:
 
     def last_applied(self) -> StoredPlan | None:
         query = (
-            select(plans).where(plans.c.status == "applied").order_by(plans.c.created_at.desc(), plans.c.cycle_id.desc()).limit(1)
+            select(plans)
+            .where(plans.c.status == "applied")
+            .order_by(plans.c.created_at.desc(), plans.c.cycle_id.desc())
+            .limit(1)
         )
         with self.engine.connect() as conn:
             row = conn.execute(query).one_or_none()

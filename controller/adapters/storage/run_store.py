@@ -45,7 +45,9 @@ class RunStore:
             conn.execute(
                 update(cycle_runs)
                 .where(cycle_runs.c.id.in_(cycle_ids))
-                .values(status="interrupted", finished_at=time.time(), error="process stopped mid-cycle")
+                .values(
+                    status="interrupted", finished_at=time.time(), error="process stopped mid-cycle"
+                )
             )
 
     def start_cycle(self, clock_now: datetime) -> int:
@@ -55,7 +57,9 @@ class RunStore:
                     started_at=time.time(), clock_now=to_epoch(clock_now), status="running"
                 )
             )
-            return int(result.inserted_primary_key[0])
+            key = result.inserted_primary_key
+            assert key is not None
+            return int(key[0])
 
     def record_step(
         self,
@@ -80,7 +84,9 @@ class RunStore:
                 )
             )
 
-    def finish_cycle(self, cycle_id: int, status: str, summary: str | None, error: str | None) -> None:
+    def finish_cycle(
+        self, cycle_id: int, status: str, summary: str | None, error: str | None
+    ) -> None:
         with self.engine.begin() as conn:
             conn.execute(
                 update(cycle_runs)
@@ -90,11 +96,15 @@ class RunStore:
 
     def recent(self, limit: int = 10) -> list[CycleRecord]:
         with self.engine.connect() as conn:
-            runs = conn.execute(select(cycle_runs).order_by(cycle_runs.c.id.desc()).limit(limit)).all()
+            runs = conn.execute(
+                select(cycle_runs).order_by(cycle_runs.c.id.desc()).limit(limit)
+            ).all()
             records = []
             for run in runs:
                 steps = conn.execute(
-                    select(cycle_steps).where(cycle_steps.c.cycle_id == run.id).order_by(cycle_steps.c.id)
+                    select(cycle_steps)
+                    .where(cycle_steps.c.cycle_id == run.id)
+                    .order_by(cycle_steps.c.id)
                 ).all()
                 records.append(
                     CycleRecord(

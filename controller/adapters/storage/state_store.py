@@ -41,4 +41,3 @@ class StateStore:
         with self.engine.connect() as conn:
             text = conn.execute(query).scalar_one_or_none()
         return None if text is None else FleetStateDocument.model_validate_json(text)
-

@@ -51,7 +51,9 @@ class EmbeddedTerraform:
 
     def run(self, workdir: Path, command: str, args: list[str]) -> TerraformResult:
         exit_code, stdout, stderr = self._command.run(command, args=args, chdir=str(workdir))
-        return TerraformResult(int(exit_code), str(stdout), _without_cli_config_warning(str(stderr)))
+        return TerraformResult(
+            int(exit_code), str(stdout), _without_cli_config_warning(str(stderr))
+        )
 
 
 class BinaryTerraform:

@@ -61,7 +61,9 @@ class TerraformWorkspace:
         )
         if result.exit_code not in (0, 2):
             raise TerraformError("plan", result.exit_code, result.stderr or result.stdout)
-        shown = self.runner.run(self.stack_dir, "show", ["-json", "-no-color", str(planfile.resolve())])
+        shown = self.runner.run(
+            self.stack_dir, "show", ["-json", "-no-color", str(planfile.resolve())]
+        )
         self._check("show", shown)
         return parse_plan(plan_id, shown.stdout)
 

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+import argparse
+
+from controller.commands.common import Subparsers, cli_config
+
+
+def register(sub: Subparsers) -> None:
+    parser = sub.add_parser("cycle", help="run exactly one full cycle, print its summary, exit")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from controller.workflow.cycle import run_cycle
+    from controller.workflow.summary import format_outcome
+    from controller.workflow.wiring import build_controller
+
+    controller = build_controller(cli_config(args))
+    try:
+        outcome = run_cycle(controller)
+        print(format_outcome(outcome, controller.clock_mode))
+    finally:
+        controller.close()
+    return 0

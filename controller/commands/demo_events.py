@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from controller.commands.common import Subparsers
+from controller.config import parse_duration
+from controller.domain.errors import InputError
+
+
+def register(sub: Subparsers) -> None:
+    parser = sub.add_parser(
+        "demo-events", help="build an example event file from a per-minute request trace"
+    )
+    parser.add_argument("--trace", type=Path, required=True, help="CSV with timestamp,requests")
+    parser.add_argument("--out", type=Path, required=True, help="NDJSON output (.gz compresses)")
+    parser.add_argument("--personas", type=Path, default=Path("personas"))
+    parser.add_argument(
+        "--sample", type=float, default=1.0, help="share of requests kept as events"
+    )
+    parser.add_argument(
+        "--window",
+        action="append",
+        default=[],
+        metavar="START/END",
+        help="ISO 8601 interval(s) of the trace to use, repeatable (default: all)",
+    )
+    parser.add_argument(
+        "--shift", type=parse_duration, default=timedelta(0), help="move times by this"
+    )
+    parser.add_argument("--seed", type=int, default=7)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from controller.adapters.demo_events import generate_events, read_trace, write_events
+    from controller.adapters.persona_files import load_persona_directory
+
+    if not 0 < args.sample <= 1:
+        raise InputError(f"--sample must be in (0, 1], got {args.sample}")
+    windows = [_window(text) for text in args.window] or None
+    personas = [p.persona for p in load_persona_directory(args.personas)]
+    try:
+        trace = read_trace(args.trace, windows)
+    except (OSError, ValueError) as exc:
+        raise InputError(str(exc)) from None
+    lines = generate_events(trace, personas, args.sample, args.shift, args.seed)
+    count = write_events(lines, args.out)
+    print(f"wrote {count:,} lines to {args.out} from {len(trace):,} trace minutes")
+    return 0
+
+
+def _window(text: str) -> tuple[datetime, datetime]:
+    try:
+        start, end = (datetime.fromisoformat(part).astimezone(UTC) for part in text.split("/"))
+    except ValueError:
+        raise InputError(f"--window: expected START/END in ISO 8601, got {text!r}") from None
+    return start, end

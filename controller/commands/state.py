@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import argparse
+import json
+
+from controller.commands.common import Subparsers, cli_config, positive_int
+from controller.domain.errors import InputError
+
+
+def register(sub: Subparsers) -> None:
+    parser = sub.add_parser("state", help="print the FleetStateDocument")
+    parser.add_argument("--json", action="store_true", help="the whole document as JSON")
+    parser.add_argument("--version", dest="doc_version", type=positive_int, help="an older version")
+    parser.add_argument("--schema", action="store_true", help="print the document's JSON Schema")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from controller.adapters.storage.db import connect
+    from controller.adapters.storage.state_store import StateStore
+    from controller.domain.state import FleetStateDocument
+
+    if args.schema:
+        print(json.dumps(FleetStateDocument.model_json_schema(), indent=2))
+        return 0
+    config = cli_config(args)
+    engine = connect(config.sqlalchemy_url)
+    try:
+        document = StateStore(engine).get(args.doc_version)
+    finally:
+        engine.dispose()
+    if document is None:
+        which = f"version {args.doc_version}" if args.doc_version else "state yet"
+        raise InputError(f"no {which} in {config.sqlalchemy_url}; run `fleetctl cycle` first")
+    if args.json:
+        print(document.model_dump_json(indent=2))
+        return 0
+    print(
+        f"state version {document.version} from cycle {document.cycle_id} "
+        f"at {document.now:%Y-%m-%d %H:%MZ}"
+    )
+    for fleet in document.fleets:
+        print(
+            f"  {fleet.name:<8} now {fleet.capacity_now}  desired {fleet.desired}  "
+            f"peak {fleet.peak_next_horizon}  {fleet.instance_type}"
+        )
+    if document.last_plan:
+        plan = document.last_plan
+        print(f"  last plan {plan.plan_id}: {plan.summary} ({plan.status})")
+    return 0
