@@ -14,16 +14,20 @@ help:
 	@echo "make bench  - benchmarks in bench/"
 
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,bench]'
+	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+$(VENV)/.bench-installed: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $@
 
 run: $(STAMP)
 	$(BIN)/fleetctl --config controller.yaml daemon
 
 test: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -p no:cacheprovider
 
 lint: $(STAMP)
 	$(BIN)/ruff check controller tests bench
@@ -37,7 +41,7 @@ fmt: $(STAMP)
 	$(BIN)/ruff format controller tests bench
 	$(BIN)/ruff check --fix controller tests bench
 
-bench: $(STAMP)
+bench: $(VENV)/.bench-installed
 	@ls bench/*.py >/dev/null 2>&1 && for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done || echo "no benchmarks yet"
 
 # Rebuild the example replay from the NASA trace (needs ../shared/datasets beside the checkout).

