@@ -11,7 +11,12 @@ PACKAGE = Path(__file__).resolve().parent.parent / "controller"
 
 LAYERS = [
     ("controller.domain",),
-    ("controller.ingest", "controller.forecasting", "controller.allocation"),
+    (
+        "controller.ingest",
+        "controller.forecasting",
+        "controller.allocation",
+        "controller.simulation",
+    ),
     ("controller.adapters",),
     ("controller.config",),
     ("controller.workflow",),

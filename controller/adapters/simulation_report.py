@@ -1,0 +1,123 @@
+"""`fleetctl simulate --report DIR`: an HTML page with demand-vs-capacity plots and the metrics."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure  # no pyplot: no global state, no display backend
+
+from controller.adapters.files import write_atomically
+from controller.simulation.metrics import ElasticityMetrics, required_instances
+from controller.simulation.run import SimulationResult
+
+ZOOM = timedelta(days=2)
+
+
+def write_report(
+    directory: Path,
+    start: datetime,
+    results: Sequence[SimulationResult],
+    metrics: Sequence[ElasticityMetrics],
+    capacity_per_instance: float,
+    title: str,
+) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    minutes = np.array([start + timedelta(minutes=i) for i in range(len(results[0].demand))])
+    required = np.where(
+        np.isnan(results[0].demand),
+        np.nan,
+        required_instances(np.nan_to_num(results[0].demand), capacity_per_instance),
+    )
+    images = []
+    for result in results:
+        for label, span in (
+            ("whole trace", slice(None)),
+            ("first two days", slice(0, int(ZOOM / timedelta(minutes=1)))),
+        ):
+            name = f"{result.policy}-{'all' if span.stop is None else 'zoom'}.png"
+            _plot(
+                directory / name,
+                minutes[span],
+                required[span],
+                result,
+                span,
+                f"{result.policy}: {label}",
+            )
+            images.append((result.policy, label, name))
+    page = _page(title, results, metrics, images)
+    path = directory / "index.html"
+    write_atomically(path, page)
+    return path
+
+
+def _plot(
+    path: Path,
+    times: np.ndarray,
+    required: np.ndarray,
+    result: SimulationResult,
+    span: slice,
+    title: str,
+) -> None:
+    figure = Figure(figsize=(11, 3.4), dpi=100)
+    axis = figure.subplots()
+    axis.plot(times, required, color="black", linewidth=0.7, label="required (demand / C)")
+    axis.step(
+        times, result.serving[span], where="post", color="tab:blue", linewidth=0.9, label="serving"
+    )
+    axis.step(
+        times,
+        (result.serving + result.booting)[span],
+        where="post",
+        color="tab:orange",
+        linewidth=0.6,
+        alpha=0.7,
+        label="paid (serving + booting)",
+    )
+    short = np.where(result.serving[span] < required, required, np.nan)
+    axis.fill_between(
+        times, result.serving[span], short, color="tab:red", alpha=0.35, step="post", label="short"
+    )
+    axis.set_title(title)
+    axis.set_ylabel("instances")
+    axis.legend(loc="upper left", fontsize=8, ncols=4)
+    axis.grid(alpha=0.3)
+    figure.autofmt_xdate()
+    figure.tight_layout()
+    figure.savefig(path)
+
+
+def _page(
+    title: str,
+    results: Sequence[SimulationResult],
+    metrics: Sequence[ElasticityMetrics],
+    images: list[tuple[str, str, str]],
+) -> str:
+    rows = "".join(
+        f"<tr><td>{html.escape(r.policy)}</td><td>{m.dropped_share:.3%}</td><td>{m.cost_vs_oracle:.3f}</td>"
+        f"<td>{m.under_accuracy:.3%}</td><td>{m.over_accuracy:.3%}</td><td>{m.under_timeshare:.2%}</td>"
+        f"<td>{m.over_timeshare:.2%}</td><td>{m.instability:.2%}</td><td>{m.instance_minutes:,}</td></tr>"
+        for r, m in zip(results, metrics, strict=True)
+    )
+    figures = "".join(
+        f"<figure><img src='{html.escape(name)}' alt='{html.escape(policy)} {html.escape(label)}'>"
+        f"<figcaption>{html.escape(policy)}: {html.escape(label)}</figcaption></figure>"
+        for policy, label, name in images
+    )
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:1200px}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}td:first-child{{text-align:left}}
+figure{{margin:1em 0}}img{{max-width:100%}}</style></head><body>
+<h1>{html.escape(title)}</h1>
+<table><tr><th>policy</th><th>dropped requests</th><th>instance-minutes / oracle</th>
+<th>under-prov. accuracy</th><th>over-prov. accuracy</th><th>under timeshare</th><th>over timeshare</th>
+<th>instability</th><th>instance-minutes</th></tr>{rows}</table>
+<p>Metrics follow the SPEC Research Group's elasticity metrics (Herbst et al., ICPE 2015) over the minutes
+with known demand; required = ceil(demand / C).</p>
+{figures}
+</body></html>
+"""

@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from controller.commands.common import Subparsers, positive_int
+from controller.config import parse_duration
+from controller.domain.errors import InputError
+
+if TYPE_CHECKING:
+    from controller.simulation.metrics import ElasticityMetrics
+
+
+def register(sub: Subparsers) -> None:
+    parser = sub.add_parser(
+        "simulate",
+        help="replay a demand trace through a scaling policy on a simulated fleet",
+        description="Replays timestamp,requests_per_second (one row a minute; gaps allowed) through "
+        "the controller's forecasting and allocation in simulated time, or through the reactive or "
+        "static baseline, and writes timestamp,demand,serving,booting,desired per minute.",
+    )
+    parser.add_argument(
+        "--trace", type=Path, required=True, help="CSV: timestamp,requests_per_second"
+    )
+    parser.add_argument(
+        "--capacity-per-instance",
+        type=_positive_float,
+        required=True,
+        metavar="C",
+        help="requests per second one instance serves",
+    )
+    parser.add_argument("--warmup", type=parse_duration, required=True, help="boot time, e.g. 5m")
+    parser.add_argument(
+        "--policy", choices=("predictive", "reactive", "static"), default="predictive"
+    )
+    parser.add_argument(
+        "--compare",
+        default="",
+        metavar="P[,P]",
+        help="also run these policies for the metrics table and report, e.g. reactive,static",
+    )
+    parser.add_argument(
+        "--interval",
+        type=parse_duration,
+        default=None,
+        help="how often the predictive policy re-plans (default 5m, the forecast step)",
+    )
+    parser.add_argument(
+        "--static-count", type=positive_int, help="static fleet size (default: trace peak / C)"
+    )
+    parser.add_argument("--out", type=Path, required=True, help="per-minute CSV of --policy")
+    parser.add_argument(
+        "--report", type=Path, help="write an HTML report with plots to this directory"
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from controller.adapters.trace_csv import read_trace, write_simulation
+    from controller.workflow.simulation import POLICIES, SimulationSettings, run_policy
+
+    others = [p.strip() for p in args.compare.split(",") if p.strip()]
+    unknown = [p for p in others if p not in POLICIES]
+    if unknown:
+        raise InputError(
+            f"--compare: unknown policy {unknown[0]!r} (choose from {', '.join(POLICIES)})"
+        )
+    if args.warmup.total_seconds() % 60:
+        raise InputError(f"--warmup must be whole minutes, got {args.warmup}")
+    trace = read_trace(args.trace)
+    settings = SimulationSettings(
+        capacity_per_instance=args.capacity_per_instance,
+        warmup=args.warmup,
+        static_count=args.static_count,
+        **({"interval": args.interval} if args.interval else {}),
+    )
+    policies = [args.policy, *[p for p in others if p != args.policy]]
+    results, metrics = [], []
+    for name in policies:
+        began = time.perf_counter()
+        print(
+            f"simulating {name} over {len(trace.demand_rps):,} minutes...",
+            file=sys.stderr,
+            flush=True,
+        )
+        result = run_policy(name, settings, trace.start, trace.demand_rps)
+        results.append(result)
+        metrics.append(result.metrics(args.capacity_per_instance))
+        print(f"  {name} done in {time.perf_counter() - began:.1f}s", file=sys.stderr, flush=True)
+    primary = results[0]
+    write_simulation(
+        args.out, trace.start, primary.demand, primary.serving, primary.booting, primary.desired
+    )
+    for result in results[1:]:
+        other = args.out.with_name(f"{args.out.stem}-{result.policy}{args.out.suffix}")
+        write_simulation(
+            other, trace.start, result.demand, result.serving, result.booting, result.desired
+        )
+    print(format_table(policies, metrics))
+    if args.report:
+        from controller.adapters.simulation_report import write_report
+
+        page = write_report(
+            args.report,
+            trace.start,
+            results,
+            metrics,
+            args.capacity_per_instance,
+            f"Simulation of {args.trace.name} (C={args.capacity_per_instance:g}, warm-up {args.warmup})",
+        )
+        print(f"report: {page}")
+    return 0
+
+
+def format_table(policies: list[str], metrics: list[ElasticityMetrics]) -> str:
+    header = f"{'policy':<11}{'dropped':>10}{'cost/oracle':>13}{'under acc':>11}{'over acc':>10}{'under ts':>10}{'over ts':>9}{'instab':>8}"
+    lines = [header]
+    for name, m in zip(policies, metrics, strict=True):
+        lines.append(
+            f"{name:<11}{m.dropped_share:>10.3%}{m.cost_vs_oracle:>13.3f}{m.under_accuracy:>11.2%}"
+            f"{m.over_accuracy:>10.2%}{m.under_timeshare:>10.2%}{m.over_timeshare:>9.2%}{m.instability:>8.2%}"
+        )
+    return "\n".join(lines)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value

@@ -1,0 +1,1 @@
+"""Simulated time: a fleet with warm-up, scaling policies, and elasticity metrics. Pure; no I/O."""

@@ -1,0 +1,143 @@
+"""Scaling policies for the simulator. Each sees demand one minute at a time, so none can look ahead.
+
+- StaticPolicy: a fixed count.
+- ReactivePolicy: target tracking as AWS documents it for a one-minute metric: desired =
+  ceil(demand / (C x target)); scale out at once; scale in only after every minute of the
+  stabilization window wanted less, then to the highest count the window wanted.
+- PredictivePolicy: the daemon's path: forecast the 5-minute demand, allocate with warm-up lead
+  (controller.allocation), re-forecast on a schedule, and keep a reactive safety net.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import numpy as np
+
+from controller.allocation.capacity import FleetRule, allocate
+from controller.domain.forecast import Forecast
+from controller.domain.series import FloatArray, Series
+
+
+class Policy(Protocol):
+    name: str
+
+    def decide(self, minute: int, demand_rps: float) -> int:
+        """Desired instances after seeing minute `minute`'s demand (NaN in a gap)."""
+        ...
+
+
+@dataclass
+class StaticPolicy:
+    count: int
+    name: str = "static"
+
+    def decide(self, minute: int, demand_rps: float) -> int:
+        return self.count
+
+
+class ReactivePolicy:
+    name = "reactive"
+
+    def __init__(
+        self,
+        capacity_per_instance: float,
+        target_utilization: float = 0.7,
+        scale_in_stabilization_minutes: int = 15,
+        min_size: int = 1,
+        max_size: int = 10_000,
+    ) -> None:
+        self.per_instance = capacity_per_instance * target_utilization
+        self.window = max(1, scale_in_stabilization_minutes)
+        self.min_size, self.max_size = min_size, max_size
+        self.desired = min_size
+        self._wanted: deque[int] = deque(maxlen=self.window)
+
+    def wanted(self, demand_rps: float) -> int:
+        raw = math.ceil(round(demand_rps / self.per_instance, 9))
+        return min(self.max_size, max(self.min_size, raw))
+
+    def decide(self, minute: int, demand_rps: float) -> int:
+        if math.isnan(demand_rps):
+            return self.desired  # no metric in a gap: an alarm without data does not act
+        want = self.wanted(demand_rps)
+        self._wanted.append(want)
+        if want > self.desired:
+            self.desired = want
+        elif len(self._wanted) == self.window and max(self._wanted) < self.desired:
+            self.desired = max(self._wanted)
+        return self.desired
+
+
+ForecastFn = Callable[[Series, int], Forecast]
+"""(history of 5-minute mean demand in rps with NaN gaps, horizon in steps) -> Forecast"""
+
+
+class PredictivePolicy:
+    name = "predictive"
+
+    def __init__(
+        self,
+        forecast: ForecastFn,
+        rule: FleetRule,
+        start: datetime,
+        safety_net: ReactivePolicy,
+        step_minutes: int = 5,
+        reforecast_minutes: int = 15,
+        horizon_minutes: int = 240,
+        history_minutes: int = 28 * 1440,
+        quantile: float | None = 0.95,
+    ) -> None:
+        self.forecast, self.rule, self.start = forecast, rule, start
+        self.safety_net = safety_net
+        self.step = step_minutes
+        self.reforecast = max(1, reforecast_minutes)
+        self.horizon = max(1, math.ceil(horizon_minutes / step_minutes))
+        self.history_steps = max(1, history_minutes // step_minutes)
+        self.quantile = quantile
+        self._sum = 0.0
+        self._count = 0
+        self._blocks: list[float] = []
+        self._plan: tuple[int, ...] = ()
+        self._plan_origin_minute = 0
+        self.forecasts_made = 0
+
+    def decide(self, minute: int, demand_rps: float) -> int:
+        self._observe(minute, demand_rps)
+        if minute % self.reforecast == 0 or not self._plan:
+            self._replan(minute)
+        net = self.safety_net.decide(minute, demand_rps)
+        index = (minute - self._plan_origin_minute) // self.step
+        planned = self._plan[min(index, len(self._plan) - 1)] if self._plan else self.rule.min_size
+        return max(planned, net)
+
+    def _observe(self, minute: int, demand_rps: float) -> None:
+        if not math.isnan(demand_rps):
+            self._sum += demand_rps
+            self._count += 1
+        if (minute + 1) % self.step == 0:  # block complete at its last minute
+            self._blocks.append(self._sum / self._count if self._count else math.nan)
+            self._sum, self._count = 0.0, 0
+
+    def _replan(self, minute: int) -> None:
+        """Forecast from the end of the last complete block; the plan covers minutes after it."""
+        blocks = np.asarray(self._blocks[-self.history_steps :], dtype=np.float64)
+        origin_minute = len(self._blocks) * self.step
+        origin = self.start + timedelta(minutes=origin_minute)
+        history = Series(
+            "demand",
+            origin - timedelta(minutes=self.step * len(blocks)),
+            timedelta(minutes=self.step),
+            blocks,
+        )
+        forecast = self.forecast(history, self.horizon)
+        self.forecasts_made += 1
+        demand: FloatArray = forecast.level(self.quantile)
+        allocation = allocate(self.rule, {"demand": demand}, origin, timedelta(minutes=self.step))
+        self._plan = allocation.desired_per_step
+        self._plan_origin_minute = origin_minute
