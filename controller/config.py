@@ -124,6 +124,18 @@ class ScheduleConfig(_Section):
     misfire_grace: Duration = timedelta(seconds=30)
 
 
+class HighAvailabilityConfig(_Section):
+    enabled: bool = Field(default=True, description="hold a lease in the database; others stand by")
+    lease_ttl: Duration = Field(
+        default=timedelta(seconds=30),
+        description="a standby takes over this long after the last heartbeat",
+    )
+    instance: Name | None = Field(
+        default=None,
+        description="this daemon's name (default: the host name); names its scheduler job table",
+    )
+
+
 def _default_fleets() -> list[FleetConfig]:
     return [
         FleetConfig(name="web", capacity_per_instance=4.0, min_instances=2, max_instances=30),
@@ -148,6 +160,7 @@ class ControllerConfig(BaseSettings):
     terraform: TerraformConfig = Field(default_factory=TerraformConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     apply_mode: Literal["auto", "review", "plan-only"] = "auto"
+    ha: HighAvailabilityConfig = Field(default_factory=HighAvailabilityConfig)
 
     @classmethod
     def settings_customise_sources(

@@ -3,12 +3,18 @@
 One cycle at a time (max_instances=1), missed runs coalesced into one, a failed cycle reported
 and the next one started clean. SIGINT/SIGTERM: finish the running cycle, then exit 0; a second
 signal exits at once.
+
+High availability: with `ha.enabled`, only the holder of the database lease runs cycles. A
+heartbeat thread renews it every third of its TTL; another daemon on the same database stands
+by, and takes over once the lease has expired (the holder died) or was released (clean stop).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
 import sys
 import threading
 import uuid
@@ -21,6 +27,8 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from controller.adapters.storage.lease_store import LeaseStore
+from controller.domain.clock import Clock, SystemClock
 from controller.domain.errors import FleetError
 from controller.workflow.cycle import CycleFailed, run_cycle
 from controller.workflow.summary import format_outcome
@@ -45,7 +53,12 @@ def _scheduled_cycle(daemon_id: str) -> None:
 
 class Daemon:
     def __init__(
-        self, controller: Controller, out: TextIO = sys.stdout, max_cycles: int | None = None
+        self,
+        controller: Controller,
+        out: TextIO = sys.stdout,
+        max_cycles: int | None = None,
+        lease_clock: Clock | None = None,
+        holder: str | None = None,
     ) -> None:
         self.controller = controller
         self.out = out
@@ -54,9 +67,17 @@ class Daemon:
         self.failures = 0
         self.stopping = threading.Event()
         self._id = uuid.uuid4().hex
+        ha = controller.config.ha
+        self.lease = LeaseStore(controller.engine) if ha.enabled else None
+        self.lease_ttl = ha.lease_ttl
+        self.lease_clock = lease_clock or SystemClock()  # leases need wall time, even in replay
+        self.instance = ha.instance or _slug(socket.gethostname())
+        self.holder = holder or f"{self.instance}:{os.getpid()}"
+        self.leading = threading.Event()
+        self._standby_reported = False
 
     def run_one(self) -> None:
-        if self.stopping.is_set():
+        if self.stopping.is_set() or not self._lead():
             return
         try:
             outcome = run_cycle(self.controller)
@@ -76,10 +97,48 @@ class Daemon:
         if self.max_cycles is not None and self.cycles >= self.max_cycles:
             self.stopping.set()
 
+    def _lead(self) -> bool:
+        """True when this daemon may run a cycle now (it holds, or just took, the lease)."""
+        if self.lease is None:
+            return True
+        now = self.lease_clock.now()
+        if self.lease.try_acquire(self.holder, self.lease_ttl, now):
+            if not self.leading.is_set():
+                self._print(
+                    f"leader: {self.holder} holds the controller lease (ttl {self.lease_ttl})"
+                )
+                self.leading.set()
+                self._standby_reported = False
+            return True
+        self.leading.clear()
+        if not self._standby_reported:
+            current = self.lease.current()
+            detail = current.describe(now) if current else "just taken by another daemon"
+            self._print(f"standby: the controller lease is {detail}; waiting to take over")
+            self._standby_reported = True
+        return False
+
+    def _heartbeat(self) -> None:
+        assert self.lease is not None
+        period = self.lease_ttl.total_seconds() / 3
+        while not self.stopping.wait(period):
+            if self.leading.is_set() and not self.lease.renew(
+                self.holder, self.lease_ttl, self.lease_clock.now()
+            ):
+                self.leading.clear()
+                self._print("lost the controller lease (another daemon took over); standing by")
+
     def serve(self, install_signals: bool = True) -> int:
         config = self.controller.config
         scheduler = BackgroundScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=self.controller.engine)},
+            # One job table per daemon instance: APScheduler does not support schedulers sharing
+            # a job store, and with HA two daemons share the database.
+            jobstores={
+                "default": SQLAlchemyJobStore(
+                    engine=self.controller.engine,
+                    tablename=f"scheduler_jobs_{self.instance.replace('-', '_')}",
+                )
+            },
             executors={"default": ThreadPoolExecutor(max_workers=1)},
             job_defaults={
                 "coalesce": True,
@@ -90,7 +149,10 @@ class Daemon:
         )
         _DAEMONS[self._id] = self
         restore = self._install_signals() if install_signals else (lambda: None)
+        heartbeat = threading.Thread(target=self._heartbeat, name="lease-heartbeat", daemon=True)
         try:
+            if self.lease is not None:
+                heartbeat.start()
             scheduler.start()
             scheduler.add_job(
                 _scheduled_cycle,
@@ -113,6 +175,8 @@ class Daemon:
         finally:
             _DAEMONS.pop(self._id, None)
             restore()
+            if self.lease is not None:
+                self.lease.release(self.holder)  # a standby takes over at once, not after the TTL
         self._print(f"stopped after {self.cycles} cycle(s), {self.failures} failed")
         return 0
 
@@ -133,6 +197,11 @@ class Daemon:
 
     def _print(self, text: str) -> None:
         print(text, file=self.out, flush=True)
+
+
+def _slug(name: str) -> str:
+    cleaned = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
+    return cleaned[:40] or "controller"
 
 
 def _safe_url(url: str) -> str:
