@@ -10,9 +10,10 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
 from pydantic import ValidationError
 
-from controller.adapters.yamldoc import YamlDocument, load_yaml
+from controller.adapters.yamldoc import YamlDocument, load_yaml, parse_yaml
 from controller.domain.errors import InputError
 from controller.domain.persona import Persona
 from controller.domain.persona import content_hash as _content_hash
@@ -62,6 +63,32 @@ def check_persona_file(
         doc = load_yaml(path)
     except InputError as exc:
         return None, [str(exc)]
+    return _check_document(doc, known_fleets)
+
+
+def parse_persona(text: str, path: Path, known_fleets: Collection[str] | None = None) -> Persona:
+    """The persona in YAML `text` (named `path` in messages), or PersonaDirectoryError."""
+    try:
+        doc = parse_yaml(text, path)
+    except InputError as exc:
+        raise PersonaDirectoryError([str(exc)]) from None
+    found, problems = _check_document(doc, known_fleets)
+    if problems or found is None:
+        raise PersonaDirectoryError(problems)
+    return found.persona
+
+
+def persona_to_yaml(persona: Persona) -> str:
+    """The persona as YAML in schema order, readable back by parse_persona unchanged."""
+    return yaml.safe_dump(
+        persona.model_dump(mode="json"), sort_keys=False, allow_unicode=True, width=100
+    )
+
+
+def _check_document(
+    doc: YamlDocument, known_fleets: Collection[str] | None
+) -> tuple[PersonaFile | None, list[str]]:
+    path = doc.path
     if doc.data is None:
         return None, [f"{path}:1: (document): empty file; expected a persona mapping"]
     if not isinstance(doc.data, dict):

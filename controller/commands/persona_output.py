@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import yaml
-
+from controller.adapters.persona_files import persona_to_yaml
 from controller.domain.persona_version import PersonaVersion, StoredPersona, VersionSource
 from controller.workflow.persona_sync import PersonaSync
 
@@ -54,10 +53,7 @@ def persona_yaml(stored: StoredPersona) -> str:
         f"# {stored.key} version {stored.version}, {_time(stored.created_at)}, "
         f"from {stored.source.describe()}\n# sha256 {stored.content_hash}\n"
     )
-    body = yaml.safe_dump(
-        stored.persona.model_dump(mode="json"), sort_keys=False, allow_unicode=True
-    )
-    return header + body.rstrip("\n")
+    return header + persona_to_yaml(stored.persona).rstrip("\n")
 
 
 def history_lines(versions: list[PersonaVersion]) -> list[str]:

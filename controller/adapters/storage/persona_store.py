@@ -36,7 +36,7 @@ from sqlalchemy import (
 from controller.adapters.storage.db import from_epoch, metadata, to_epoch
 from controller.domain.clock import Clock
 from controller.domain.errors import InputError
-from controller.domain.persona import Persona, canonical_json, content_hash, persona_slug
+from controller.domain.persona import Persona, content_hash, persona_slug
 from controller.domain.persona_version import (
     API,
     PersonaDiff,
@@ -65,7 +65,7 @@ persona_versions = Table(
     Column("version", Integer, primary_key=True),
     Column("created_at", BigInteger, nullable=False),
     Column("persona_name", String(120), nullable=False),
-    Column("definition", Text, comment="canonical JSON; NULL for a tombstone"),
+    Column("definition", Text, comment="JSON of the definition; NULL for a tombstone"),
     Column("content_hash", String(64)),
     Column("source_kind", String(8), nullable=False),
     Column("source_path", Text),
@@ -443,7 +443,9 @@ def _version_row(write: PersonaWrite, now: int) -> dict[str, Any]:
         "version": write.new_version,
         "created_at": now,
         "persona_name": write.persona_name,
-        "definition": canonical_json(persona) if persona is not None else None,
+        # Stored in the author's order (regions, tags) so `show` reads like the file; the hash
+        # is over canonical JSON, so order alone never makes a new version.
+        "definition": persona.model_dump_json() if persona is not None else None,
         "content_hash": content_hash(persona) if persona is not None else None,
         "source_kind": write.source.kind,
         "source_path": write.source.path,
