@@ -7,8 +7,9 @@ definition); creating the name again continues the numbering, so `history` tells
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Literal
 
 from controller.domain.errors import FleetError, InputError
@@ -59,14 +60,24 @@ class PersonaVersion:
 
 @dataclass(frozen=True)
 class StoredPersona:
-    """A live persona at the version that defines it."""
+    """A live persona at the version that defines it.
+
+    The definition is parsed from its stored JSON on first use of `persona`: listing 10,000
+    personas then costs what the caller reads (bench/persona_store.py has the figures).
+    """
 
     key: str
     version: int
     created_at: datetime
     source: VersionSource
-    persona: Persona
+    persona_name: str
     content_hash: str
+    definition_json: str = field(repr=False)
+    """the definition as stored (validated when written)"""
+
+    @cached_property
+    def persona(self) -> Persona:
+        return Persona.model_validate_json(self.definition_json)
 
 
 @dataclass(frozen=True)
@@ -103,13 +114,13 @@ def diff_personas(before: Persona | None, after: Persona | None) -> tuple[FieldC
     old = _leaves(before.model_dump(mode="json")) if before is not None else {}
     new = _leaves(after.model_dump(mode="json")) if after is not None else {}
     changes = []
-    for field in list(old) + [f for f in new if f not in old]:
-        if field not in new:
-            changes.append(FieldChange(field, "removed", before=old[field]))
-        elif field not in old:
-            changes.append(FieldChange(field, "added", after=new[field]))
-        elif old[field] != new[field]:
-            changes.append(FieldChange(field, "changed", old[field], new[field]))
+    for leaf in list(old) + [f for f in new if f not in old]:
+        if leaf not in new:
+            changes.append(FieldChange(leaf, "removed", before=old[leaf]))
+        elif leaf not in old:
+            changes.append(FieldChange(leaf, "added", after=new[leaf]))
+        elif old[leaf] != new[leaf]:
+            changes.append(FieldChange(leaf, "changed", old[leaf], new[leaf]))
     return tuple(changes)
 
 
