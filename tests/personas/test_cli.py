@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from controller.cli import main
 from tests.helpers import ROOT, make_project
@@ -186,3 +188,19 @@ def test_help_lists_every_persona_action(capsys: pytest.CaptureFixture[str]) -> 
         "schema",
     ):
         assert f"    {action} " in out
+
+
+def test_the_pre_commit_hook_validates_the_personas_of_the_repository_it_runs_in(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (hook,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    command, *args = hook["entry"].split()
+    monkeypatch.chdir(project.parent)  # pre-commit runs hooks from the repository root
+
+    assert command == "fleetctl"
+    assert re.search(hook["files"], "personas/peak-hour-shopper.yaml")
+    assert main(args) == 0
+    assert "3 personas OK" in capsys.readouterr().out
+
+    (project.parent / "personas" / "broken.yaml").write_text("persona_name: [\n")
+    assert main(args) == 1
