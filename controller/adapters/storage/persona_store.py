@@ -75,6 +75,11 @@ persona_versions = Table(
 )
 
 PERSONA_TABLES = (persona_heads, persona_versions)
+_AT_HEAD = and_(
+    persona_heads.c.key == persona_versions.c.key,
+    persona_heads.c.version == persona_versions.c.version,
+)
+"""joins each head to the version row it points at"""
 
 Definition = Persona | Mapping[str, Any]
 RemovalSource = Callable[[str | None], VersionSource]
@@ -227,8 +232,8 @@ class PersonaStore:
         current = self.get_persona(name)
         if expected_version is not None and current.version != expected_version:
             raise PersonaVersionConflict(current.key, expected_version, current.version)
-        name = current.persona.persona_name
-        write = PersonaWrite(current.key, "delete", current.version, None, source, name)
+        display = current.persona_name
+        write = PersonaWrite(current.key, "delete", current.version, None, source, display)
         self._write([write])
         return self._version(current.key, write.new_version)
 
@@ -236,13 +241,7 @@ class PersonaStore:
         """Every live persona at its current version, by key."""
         query = (
             select(persona_versions)
-            .join(
-                persona_heads,
-                and_(
-                    persona_heads.c.key == persona_versions.c.key,
-                    persona_heads.c.version == persona_versions.c.version,
-                ),
-            )
+            .join(persona_heads, _AT_HEAD)
             .where(persona_heads.c.deleted.is_(False))
             .order_by(persona_versions.c.key)
         )
@@ -254,13 +253,7 @@ class PersonaStore:
         """The tombstone of every persona that is currently deleted, by key."""
         query = (
             select(persona_versions)
-            .join(
-                persona_heads,
-                and_(
-                    persona_heads.c.key == persona_versions.c.key,
-                    persona_heads.c.version == persona_versions.c.version,
-                ),
-            )
+            .join(persona_heads, _AT_HEAD)
             .where(persona_heads.c.deleted.is_(True))
             .order_by(persona_versions.c.key)
         )
@@ -348,21 +341,24 @@ class PersonaStore:
             with self.engine.begin() as conn:
                 _advance_heads(conn, writes)
                 conn.execute(persona_versions.insert(), [_version_row(w, now) for w in writes])
-        except _StaleHead:
-            raise self._conflict_in(writes) from None
-        except exc.IntegrityError as error:
-            # Another writer inserted the same new key first (the heads' primary key).
-            raise self._conflict_in(writes) from error
+        except (_StaleHead, exc.IntegrityError):
+            # A head moved on, or another writer inserted the same new key first (the heads'
+            # primary key). Anything else is not a conflict and goes up unchanged.
+            conflict = self._conflict_in(writes)
+            if conflict is None:
+                raise
+            raise conflict from None
 
-    def _conflict_in(self, writes: Sequence[PersonaWrite]) -> PersonaVersionConflict:
+    def _conflict_in(self, writes: Sequence[PersonaWrite]) -> PersonaVersionConflict | None:
         """After a rolled-back write: the first persona that is not where the write expected."""
-        heads = self._heads([w.key for w in writes])
+        keys = [w.key for w in writes]
+        heads = self._heads(keys if len(keys) <= 500 else None)  # bounded IN lists
         for write in writes:
             head = heads.get(write.key)
             actual = head.version if head is not None else None
             if actual != write.expected_version:
                 return PersonaVersionConflict(write.key, write.expected_version, actual)
-        raise RuntimeError("a persona write was refused but every head is as expected")
+        return None
 
     def _head(self, key: str) -> _Head | None:
         return self._heads([key]).get(key)
@@ -376,13 +372,7 @@ class PersonaStore:
             persona_versions.c.source_kind,
             persona_versions.c.source_path,
             persona_versions.c.persona_name,
-        ).join(
-            persona_versions,
-            and_(
-                persona_heads.c.key == persona_versions.c.key,
-                persona_heads.c.version == persona_versions.c.version,
-            ),
-        )
+        ).join(persona_versions, _AT_HEAD)
         if keys is not None:
             query = query.where(persona_heads.c.key.in_(list(keys)))
         with self.engine.connect() as conn:
@@ -483,7 +473,8 @@ def _version_of(row: Row[Any]) -> PersonaVersion:
 
 
 def _stored(row: Row[Any]) -> StoredPersona:
-    # Unpacked by position: named access on 10,000 rows is most of list_personas()'s time.
+    # Unpacked by position (the table's column order; a new column fails here loudly): named
+    # access on 10,000 rows was most of list_personas()'s time.
     values: tuple[Any, ...] = tuple(row)
     key, version, created_at, name, definition, digest, kind, path, commit, dirty = values
     source = VersionSource(
