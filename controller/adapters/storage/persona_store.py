@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -247,7 +248,8 @@ class PersonaStore:
         )
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-        return [_stored(row) for row in rows]
+        times: dict[int, datetime] = {}  # a sync writes many versions at one instant
+        return [_stored(row, times) for row in rows]
 
     def deleted_personas(self) -> list[PersonaVersion]:
         """The tombstone of every persona that is currently deleted, by key."""
@@ -472,15 +474,20 @@ def _version_of(row: Row[Any]) -> PersonaVersion:
     )
 
 
-def _stored(row: Row[Any]) -> StoredPersona:
+def _stored(row: Row[Any], times: dict[int, datetime] | None = None) -> StoredPersona:
     # Unpacked by position (the table's column order; a new column fails here loudly): named
     # access on 10,000 rows was most of list_personas()'s time.
     values: tuple[Any, ...] = tuple(row)
     key, version, created_at, name, definition, digest, kind, path, commit, dirty = values
+    when = times.get(created_at) if times is not None else None
+    if when is None:
+        when = from_epoch(created_at)
+        if times is not None:
+            times[created_at] = when
     source = VersionSource(
         "file" if kind == "file" else "api", path, commit, None if dirty is None else bool(dirty)
     )
-    return StoredPersona(key, version, from_epoch(created_at), source, name, digest, definition)
+    return StoredPersona(key, version, when, source, name, digest, definition)
 
 
 def _key(name: str) -> str:
