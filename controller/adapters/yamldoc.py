@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,14 +28,24 @@ class YamlDocument:
             key = key[:-1]
         return self._lines.get(key, 1)
 
-    def validation_problems(self, error: ValidationError, prefix: Loc = ()) -> list[str]:
-        """One `path:line: field: message (got value)` line per pydantic error."""
+    def validation_problems(
+        self,
+        error: ValidationError,
+        prefix: Loc = (),
+        messages: Mapping[str, str] | None = None,
+    ) -> list[str]:
+        """One `path:line: field: message (got value)` line per pydantic error.
+
+        `messages` replaces pydantic's wording by error type (e.g. extra_forbidden).
+        """
         problems = []
         for item in error.errors(include_url=False):
             loc = prefix + tuple(part for part in item["loc"] if isinstance(part, str | int))
             loc = _drop_union_tags(loc, self)
             field = ".".join(str(part) for part in loc) or "(document)"
             message = item["msg"].removeprefix("Value error, ")
+            if messages and item["type"] in messages:
+                message = messages[item["type"]]
             got = "" if item["type"] == "missing" else f" (got {_show(item.get('input'))})"
             problems.append(f"{self.path}:{self.line_of(loc)}: {field}: {message}{got}")
         return problems

@@ -1,18 +1,38 @@
-"""The Persona: a versioned description of one kind of traffic (pydantic: it comes from files)."""
+"""The Persona: a versioned description of one kind of traffic (pydantic: it comes from files).
+
+The model is the contract users write YAML against: unknown fields are refused, numbers must be
+numbers (no quoted "64", no `true` for 1), and `fleetctl personas schema` publishes the same rules as
+JSON Schema (docs/persona.schema.json) so editors complete and check the files as they are typed.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from datetime import datetime, time
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
+GEOGRAPHIC_TOLERANCE = 1e-6
+
 _SLUG_STRIP = re.compile(r"[^a-z0-9]+")
+_CLOCK_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$"
 
 
 def persona_slug(name: str) -> str:
@@ -20,26 +40,55 @@ def persona_slug(name: str) -> str:
     return _SLUG_STRIP.sub("-", name.lower()).strip("-")
 
 
+def _quoted_clock_time(value: object) -> object:
+    # YAML 1.1 reads an unquoted 12:00 as the base-60 integer 720, which pydantic would
+    # otherwise accept as 720 seconds after midnight: a silent 00:12.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError(
+            'write clock times in quotes, e.g. "12:00" (unquoted, YAML reads 12:00 as the number 720)'
+        )
+    return value
+
+
+ClockTime = Annotated[
+    time,
+    BeforeValidator(_quoted_clock_time),
+    WithJsonSchema(
+        {"type": "string", "pattern": _CLOCK_TIME, "description": "HH:MM or HH:MM:SS, local time"}
+    ),
+]
+NonNegativeInt = Annotated[int, Field(ge=0, strict=True)]
+Probability = Annotated[float, Field(ge=0.0, le=1.0, strict=True)]
+Label = Annotated[str, Field(min_length=1, max_length=120, pattern=r"\S")]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ResourceProfile(_Strict):
-    """Average demand of ONE active session of the persona."""
+    """Average demand of ONE active session of the persona (DESIGN.md): the forecast's prior."""
 
-    cpu_demand: Annotated[float, Field(ge=0.0, le=1.0, description="fraction of one vCPU")]
-    memory_demand: Annotated[int, Field(ge=0, description="MB")]
-    network_bandwidth: Annotated[int, Field(ge=0, description="Mbps")]
-    io_operations: Annotated[int, Field(ge=0, description="IOPS")]
+    cpu_demand: Annotated[Probability, Field(description="fraction of one vCPU, 0.0-1.0")]
+    memory_demand: Annotated[NonNegativeInt, Field(description="MB")]
+    network_bandwidth: Annotated[NonNegativeInt, Field(description="Mbps")]
+    io_operations: Annotated[NonNegativeInt, Field(description="IOPS")]
 
 
 class PeakWindow(_Strict):
-    """A recurring window, e.g. weekdays 12:00-14:00 Europe/Berlin."""
+    """A recurring window, e.g. weekdays 12:00-14:00 Europe/Berlin; end < start wraps midnight."""
 
     days: Annotated[list[Weekday], Field(min_length=1)]
-    start: time
-    end: time
-    timezone: str = "UTC"
+    start: ClockTime
+    end: ClockTime
+    timezone: Annotated[str, Field(description="IANA time zone, e.g. America/New_York")] = "UTC"
+
+    @field_validator("days")
+    @classmethod
+    def _distinct_days(cls, value: list[Weekday]) -> list[Weekday]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"a day is listed twice in {value}")
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -60,8 +109,8 @@ class PeakWindow(_Strict):
 class OneOffPeak(_Strict):
     """A single peak between two ISO 8601 instants (a launch, a sale)."""
 
-    start: datetime
-    end: datetime
+    start: Annotated[datetime, Field(description="ISO 8601 with offset, e.g. 2026-11-27T08:00Z")]
+    end: Annotated[datetime, Field(description="ISO 8601 with offset, after start")]
 
     @model_validator(mode="after")
     def _ordered_and_aware(self) -> OneOffPeak:
@@ -74,10 +123,33 @@ class OneOffPeak(_Strict):
         return self
 
 
+def _peak_kind(value: Any) -> str:
+    # Picking the member by its shape keeps error messages about the member the user meant,
+    # instead of pydantic reporting every member's complaints at once.
+    if isinstance(value, dict):
+        return "PeakWindow" if "days" in value or "timezone" in value else "OneOffPeak"
+    return "PeakWindow" if isinstance(value, PeakWindow) else "OneOffPeak"
+
+
+Peak = Annotated[
+    Annotated[PeakWindow, Tag("PeakWindow")] | Annotated[OneOffPeak, Tag("OneOffPeak")],
+    Discriminator(_peak_kind),
+]
+
+
 class TrafficPattern(_Strict):
-    peak_times: list[PeakWindow | OneOffPeak] = Field(default_factory=list)
-    geographic_distribution: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]]
-    access_types: Annotated[list[str], Field(min_length=1)]
+    peak_times: list[Peak] = Field(
+        default_factory=list, description="recurring windows and/or one-off ISO 8601 peaks"
+    )
+    geographic_distribution: Annotated[
+        dict[Label, Probability],
+        Field(
+            description=f"region -> share of sessions; shares sum to 1 (±{GEOGRAPHIC_TOLERANCE})"
+        ),
+    ]
+    access_types: Annotated[
+        list[Label], Field(min_length=1, description="event types, e.g. browse, purchase, upload")
+    ]
 
     @field_validator("geographic_distribution")
     @classmethod
@@ -85,26 +157,28 @@ class TrafficPattern(_Strict):
         if not value:
             raise ValueError("needs at least one region")
         total = sum(value.values())
-        if abs(total - 1.0) > 1e-6:
-            raise ValueError(f"probabilities must sum to 1, they sum to {total:.6g}")
+        if abs(total - 1.0) > GEOGRAPHIC_TOLERANCE:
+            raise ValueError(f"probabilities must sum to 1, they sum to {total:.9g}")
         return value
 
     @field_validator("access_types")
     @classmethod
     def _distinct_types(cls, value: list[str]) -> list[str]:
-        if any(not t.strip() for t in value):
-            raise ValueError("event types must be non-empty strings")
         if len(set(value)) != len(value):
             raise ValueError(f"duplicate event types in {value}")
         return value
 
 
 class Persona(_Strict):
-    persona_name: Annotated[str, Field(min_length=1, max_length=120)]
+    persona_name: Annotated[
+        Label, Field(description="display name; its slug is the persona's key (unique)")
+    ]
     resource_profile: ResourceProfile
     traffic_pattern: TrafficPattern
-    associated_tags: list[str] = Field(default_factory=list)
-    fleets: Annotated[list[str], Field(min_length=1, description="names of the fleets serving it")]
+    associated_tags: list[Label] = Field(default_factory=list)
+    fleets: Annotated[
+        list[Label], Field(min_length=1, description="names of the fleets serving it (config)")
+    ]
 
     @field_validator("persona_name")
     @classmethod
@@ -113,6 +187,29 @@ class Persona(_Strict):
             raise ValueError(f"{value!r} has no letters or digits to make a key from")
         return value
 
+    @field_validator("fleets")
+    @classmethod
+    def _distinct_fleets(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"a fleet is listed twice in {value}")
+        return value
+
     @property
     def key(self) -> str:
         return persona_slug(self.persona_name)
+
+
+def canonical_json(persona: Persona) -> str:
+    """The definition as canonical JSON (sorted keys, no spaces): what is stored and hashed."""
+    return json.dumps(persona.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+
+def content_hash(persona: Persona) -> str:
+    """sha256 of the canonical JSON: equal hashes mean the same definition, whatever the YAML."""
+    return hashlib.sha256(canonical_json(persona).encode()).hexdigest()
+
+
+def persona_json_schema() -> dict[str, Any]:
+    """The JSON Schema editors use (docs/persona.schema.json is this, committed)."""
+    schema = Persona.model_json_schema()
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}

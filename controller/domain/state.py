@@ -25,6 +25,9 @@ class PersonaInForce(_Doc):
     persona_name: str
     content_hash: str = Field(description="sha256 of the canonical JSON of the definition")
     source: str
+    version: int | None = Field(
+        default=None, description="persona store version in force; null if not synced"
+    )
 
 
 class FleetState(_Doc):

@@ -90,7 +90,9 @@ def run_cycle(controller: Controller) -> CycleOutcome:
     began = time.perf_counter()
     try:
         personas = record.step(
-            "personas", lambda: steps.load_personas(config), lambda p: f"{len(p.files)} personas"
+            "personas",
+            lambda: steps.load_personas(config, controller.persona_store),
+            lambda p: f"{len(p.files)} personas",
         )
         ingested = record.step(
             "ingest",

@@ -48,6 +48,7 @@ def build_state_document(
                 persona_name=f.persona.persona_name,
                 content_hash=f.content_hash,
                 source=str(f.path),
+                version=personas.versions.get(f.persona.key),
             )
             for f in personas.files
         ],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -12,6 +12,7 @@ from controller.adapters.event_file import FileEventSource
 from controller.adapters.persona_files import PersonaFile, load_persona_directory
 from controller.adapters.storage.ingest_store import IngestStore
 from controller.adapters.storage.metric_store import MetricStore
+from controller.adapters.storage.persona_store import PersonaStore
 from controller.allocation.capacity import FleetRule, allocate
 from controller.config import ControllerConfig, FleetConfig
 from controller.domain.allocation import FleetAllocation
@@ -21,6 +22,7 @@ from controller.domain.series import floor_time, resample_mean
 from controller.forecasting.seasonal_naive import SeasonalNaive
 from controller.ingest.aggregate import aggregate
 from controller.ingest.matching import UNMATCHED, AccessTypeMatcher
+from controller.workflow.persona_sync import sync_personas
 
 QUANTILES = {"mean": None, "p50": 0.5, "p95": 0.95}
 DAY = timedelta(days=1)
@@ -31,15 +33,23 @@ class PersonaSet:
     files: tuple[PersonaFile, ...]
     served_by: dict[str, tuple[str, ...]]
     """fleet name -> persona keys it serves"""
+    versions: dict[str, int] = field(default_factory=dict)
+    """persona key -> store version in force (empty when loaded without a store)"""
 
     @property
     def keys(self) -> list[str]:
         return [f.persona.key for f in self.files]
 
 
-def load_personas(config: ControllerConfig) -> PersonaSet:
+def load_personas(config: ControllerConfig, store: PersonaStore | None = None) -> PersonaSet:
+    """The personas in force; with a store, the directory is synced into it first (GitOps)."""
     fleets = {fleet.name for fleet in config.fleets}
-    files = tuple(load_persona_directory(config.personas_dir, known_fleets=fleets))
+    versions: dict[str, int] = {}
+    if store is not None:
+        synced = sync_personas(store, config.personas_dir, fleets)
+        files, versions = synced.files, synced.versions
+    else:
+        files = tuple(load_persona_directory(config.personas_dir, known_fleets=fleets))
     keys = {f.persona.key for f in files}
     served: dict[str, set[str]] = {fleet.name: set() for fleet in config.fleets}
     for f in files:
@@ -53,7 +63,7 @@ def load_personas(config: ControllerConfig) -> PersonaSet:
                     f"(personas in {config.personas_dir}: {', '.join(sorted(keys))})"
                 )
             served[fleet_config.name].add(key)
-    return PersonaSet(files, {name: tuple(sorted(v)) for name, v in served.items()})
+    return PersonaSet(files, {name: tuple(sorted(v)) for name, v in served.items()}, versions)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from controller.adapters.storage.db import connect
 from controller.adapters.storage.ingest_store import IngestStore
 from controller.adapters.storage.meta_store import MetaStore
 from controller.adapters.storage.metric_store import MetricStore
+from controller.adapters.storage.persona_store import PersonaStore
 from controller.adapters.storage.plan_store import PlanStore
 from controller.adapters.storage.run_store import RunStore
 from controller.adapters.storage.state_store import StateStore
@@ -39,6 +40,7 @@ class Controller:
     plan_store: PlanStore
     state_store: StateStore
     meta_store: MetaStore
+    persona_store: PersonaStore
     renderer: VariableRenderer
     workspace: TerraformWorkspace
 
@@ -60,9 +62,10 @@ def build_controller(
     source = _event_source(config.events.source)
     meta_store = MetaStore(engine)
     ingest_store = IngestStore(engine)
+    clock = clock or _clock(config, meta_store, source, ingest_store)
     return Controller(
         config=config,
-        clock=clock or _clock(config, meta_store, source, ingest_store),
+        clock=clock,
         engine=engine,
         source=source,
         ingest_store=ingest_store,
@@ -71,6 +74,7 @@ def build_controller(
         plan_store=PlanStore(engine),
         state_store=StateStore(engine, mirror=config.data_dir / "state.json"),
         meta_store=meta_store,
+        persona_store=PersonaStore(engine, clock),
         renderer=VariableRenderer(templates),
         workspace=TerraformWorkspace(
             runner or _runner(config), config.terraform.stack, config.terraform_workdir

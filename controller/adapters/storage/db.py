@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any, cast
 
@@ -127,9 +128,22 @@ def connect(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_engine(url, pool_pre_ping=True)
+        engine = create_engine(_postgres_driver(url), pool_pre_ping=True)
     metadata.create_all(engine)
     return engine
+
+
+def _postgres_driver(url: str) -> str:
+    """A plain postgresql:// URL with the driver that is installed.
+
+    SQLAlchemy 2.1 maps postgresql:// to psycopg 3; we ship psycopg2 (the `test` extra), so
+    without this the documented FLEET_TEST_POSTGRES_URL=postgresql://... fails to import.
+    """
+    if not url.startswith("postgresql://") or find_spec("psycopg") is not None:
+        return url
+    if find_spec("psycopg2") is not None:
+        return "postgresql+psycopg2://" + url.removeprefix("postgresql://")
+    return url
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
