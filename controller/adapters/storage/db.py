@@ -136,8 +136,8 @@ def connect(url: str) -> Engine:
 def _postgres_driver(url: str) -> str:
     """A plain postgresql:// URL with the driver that is installed.
 
-    SQLAlchemy 2.1 maps postgresql:// to psycopg 3; we ship psycopg2 (the `test` extra), so
-    without this the documented FLEET_TEST_POSTGRES_URL=postgresql://... fails to import.
+    SQLAlchemy 2.1 maps postgresql:// to psycopg 3, which the `postgres` and `test` extras
+    install; a machine that only has psycopg2 still connects with the same URL.
     """
     if not url.startswith("postgresql://") or find_spec("psycopg") is not None:
         return url
