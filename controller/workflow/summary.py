@@ -18,7 +18,11 @@ def format_outcome(outcome: CycleOutcome, clock_mode: str) -> str:
     if outcome.interrupted_before:
         ids = ", ".join(map(str, outcome.interrupted_before))
         lines.append(f"  recovered  cycle(s) {ids} had been interrupted; marked and started clean")
-    keys = ", ".join(f.persona.key for f in outcome.personas.files)
+    versions = outcome.personas.versions
+    keys = ", ".join(
+        f"{f.persona.key} v{versions[f.persona.key]}" if f.persona.key in versions else f.persona.key
+        for f in outcome.personas.files
+    )
     lines.append(f"  personas   {len(outcome.personas.files)} in force: {keys}")
     i = outcome.ingest
     watermark = _t(i.last_event_at) if i.last_event_at else "none yet"
