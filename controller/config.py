@@ -13,7 +13,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from controller.adapters.yamldoc import YamlDocument, load_yaml
@@ -136,6 +144,16 @@ class HighAvailabilityConfig(_Section):
     )
 
 
+class ApiConfig(_Section):
+    enabled: bool = Field(default=True, description="serve the HTTP API from the daemon")
+    host: str = Field(default="127.0.0.1", description="loopback by default; 0.0.0.0 exposes it")
+    port: Annotated[int, Field(ge=0, le=65535, description="0 picks a free port")] = 8787
+    token: SecretStr | None = Field(
+        default=None,
+        description="bearer token for mutating endpoints (approve); set via FLEET_API__TOKEN",
+    )
+
+
 def _default_fleets() -> list[FleetConfig]:
     return [
         FleetConfig(name="web", capacity_per_instance=4.0, min_instances=2, max_instances=30),
@@ -161,6 +179,7 @@ class ControllerConfig(BaseSettings):
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     apply_mode: Literal["auto", "review", "plan-only"] = "auto"
     ha: HighAvailabilityConfig = Field(default_factory=HighAvailabilityConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
 
     @classmethod
     def settings_customise_sources(

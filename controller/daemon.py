@@ -28,6 +28,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from controller.adapters.storage.lease_store import LeaseStore
+from controller.api.server import ApiServer
 from controller.domain.clock import Clock, SystemClock
 from controller.domain.errors import FleetError
 from controller.workflow.cycle import CycleFailed, run_cycle
@@ -75,6 +76,10 @@ class Daemon:
         self.holder = holder or f"{self.instance}:{os.getpid()}"
         self.leading = threading.Event()
         self._standby_reported = False
+
+    @property
+    def is_leader(self) -> bool:
+        return self.lease is None or self.leading.is_set()
 
     def run_one(self) -> None:
         if self.stopping.is_set() or not self._lead():
@@ -150,7 +155,10 @@ class Daemon:
         _DAEMONS[self._id] = self
         restore = self._install_signals() if install_signals else (lambda: None)
         heartbeat = threading.Thread(target=self._heartbeat, name="lease-heartbeat", daemon=True)
+        api = ApiServer(self.controller, self) if config.api.enabled else None
         try:
+            if api is not None:
+                self._print(f"api: serving on {api.start()} (read-only without api.token)")
             if self.lease is not None:
                 heartbeat.start()
             scheduler.start()
@@ -173,6 +181,8 @@ class Daemon:
             self._print("stopping: waiting for the running cycle to finish...")
             scheduler.shutdown(wait=True)
         finally:
+            if api is not None:
+                api.stop()
             _DAEMONS.pop(self._id, None)
             restore()
             if self.lease is not None:

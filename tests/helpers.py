@@ -55,6 +55,7 @@ def make_project(root: Path, events: Path | None = None, **overrides: object) ->
         "terraform": {"stack": "stack", "runner": "embedded"},
         "schedule": {"interval": "1s"},
         "apply_mode": "auto",
+        "api": {"port": 0},
     }
     config.update(overrides)
     path = root / "controller.yaml"

@@ -20,7 +20,7 @@ LAYERS = [
     ("controller.adapters",),
     ("controller.config",),
     ("controller.workflow",),
-    ("controller.daemon", "controller.commands", "controller.cli"),
+    ("controller.daemon", "controller.commands", "controller.cli", "controller.api"),
 ]
 
 CONFINED = {
@@ -34,6 +34,9 @@ CONFINED = {
     "sqlalchemy": ("controller.adapters.storage", "controller.workflow.wiring"),
     "confluent_kafka": ("controller.adapters",),
     "apscheduler": ("controller.daemon",),
+    "fastapi": ("controller.api",),
+    "uvicorn": ("controller.api",),
+    "prometheus_client": ("controller.api",),
 }
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -82,6 +84,11 @@ def test_a_signal_stops_the_daemon_cleanly_after_the_running_cycle(
         lines.append(line)
         if line.startswith("  plan "):
             break
+    (api_line,) = [line for line in lines if line.startswith("api: serving on ")]
+    url = api_line.split()[3]
+    with urllib.request.urlopen(f"{url}/healthz", timeout=10) as response:
+        health = json.loads(response.read())
+    assert health["status"] == "ok" and health["leader"] is True
     process.send_signal(signum)
     rest, err = process.communicate(timeout=120)
     output = "".join(lines) + rest

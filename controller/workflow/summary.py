@@ -20,7 +20,9 @@ def format_outcome(outcome: CycleOutcome, clock_mode: str) -> str:
         lines.append(f"  recovered  cycle(s) {ids} had been interrupted; marked and started clean")
     versions = outcome.personas.versions
     keys = ", ".join(
-        f"{f.persona.key} v{versions[f.persona.key]}" if f.persona.key in versions else f.persona.key
+        f"{f.persona.key} v{versions[f.persona.key]}"
+        if f.persona.key in versions
+        else f.persona.key
         for f in outcome.personas.files
     )
     lines.append(f"  personas   {len(outcome.personas.files)} in force: {keys}")

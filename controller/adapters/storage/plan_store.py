@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, Row, select, update
 
 from controller.adapters.storage.db import from_epoch, plans, to_epoch
 
@@ -50,6 +51,16 @@ class PlanStore:
         with self.engine.begin() as conn:
             conn.execute(update(plans).where(plans.c.plan_id == plan_id).values(status=status))
 
+    def get(self, plan_id: str) -> StoredPlan | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(plans).where(plans.c.plan_id == plan_id)).one_or_none()
+        return None if row is None else _stored(row)
+
+    def recent(self, limit: int = 20) -> list[StoredPlan]:
+        query = select(plans).order_by(plans.c.cycle_id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [_stored(row) for row in conn.execute(query)]
+
     def last_applied(self) -> StoredPlan | None:
         query = (
             select(plans)
@@ -59,13 +70,15 @@ class PlanStore:
         )
         with self.engine.connect() as conn:
             row = conn.execute(query).one_or_none()
-        if row is None:
-            return None
-        return StoredPlan(
-            plan_id=row.plan_id,
-            cycle_id=int(row.cycle_id),
-            created_at=from_epoch(row.created_at),
-            status=row.status,
-            summary=json.loads(row.summary),
-            variables=json.loads(row.variables),
-        )
+        return None if row is None else _stored(row)
+
+
+def _stored(row: Row[Any]) -> StoredPlan:
+    return StoredPlan(
+        plan_id=row.plan_id,
+        cycle_id=int(row.cycle_id),
+        created_at=from_epoch(row.created_at),
+        status=row.status,
+        summary=json.loads(row.summary),
+        variables=json.loads(row.variables),
+    )

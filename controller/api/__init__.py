@@ -1,0 +1,1 @@
+"""The daemon's HTTP API (FastAPI): read state, personas, forecasts, plans; approve; metrics."""

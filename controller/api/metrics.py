@@ -1,0 +1,70 @@
+"""Prometheus metrics, read from the stores at scrape time (no counters to keep in sync)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from controller.workflow.wiring import Controller
+
+
+class ControllerCollector(Collector):
+    def __init__(self, controller: Controller) -> None:
+        self.controller = controller
+
+    def collect(self) -> Iterable[Metric]:
+        runs = self.controller.run_store.recent(50)
+        durations = GaugeMetricFamily(
+            "fleet_cycle_step_duration_seconds",
+            "Duration of each step of the last cycle",
+            labels=["step"],
+        )
+        cycles = GaugeMetricFamily(
+            "fleet_cycles_recent", "Recent cycles by status (last 50)", labels=["status"]
+        )
+        by_status: dict[str, int] = {}
+        for record in runs:
+            by_status[record.status] = by_status.get(record.status, 0) + 1
+        for status, count in sorted(by_status.items()):
+            cycles.add_metric([status], count)
+        if runs:
+            for step in runs[0].steps:
+                durations.add_metric([step.step], step.duration_ms / 1000)
+        yield cycles
+        yield durations
+        state = self.controller.state_store.get()
+        dead = GaugeMetricFamily("fleet_dead_letters_total", "Events set aside as dead letters")
+        dead.add_metric([], self.controller.ingest_store.dead_letter_count())
+        yield dead
+        if state is None:
+            return
+        desired = GaugeMetricFamily(
+            "fleet_capacity_desired", "Desired instances per fleet", labels=["fleet"]
+        )
+        applied = GaugeMetricFamily(
+            "fleet_capacity_applied", "Applied instances per fleet", labels=["fleet"]
+        )
+        for fleet in state.fleets:
+            desired.add_metric([fleet.name], fleet.desired)
+            if fleet.capacity_now is not None:
+                applied.add_metric([fleet.name], fleet.capacity_now)
+        yield desired
+        yield applied
+        drift = GaugeMetricFamily("fleet_drift_findings", "Open drift findings")
+        drift.add_metric([], len(state.drift.findings))
+        yield drift
+        error = GaugeMetricFamily(
+            "fleet_forecast_error", "Feedback scores per persona and kind", labels=["name"]
+        )
+        for name, value in sorted(state.feedback.items()):
+            error.add_metric([name], value)
+        yield error
+
+
+def render_metrics(controller: Controller) -> bytes:
+    registry = CollectorRegistry()
+    registry.register(ControllerCollector(controller))
+    return bytes(generate_latest(registry))

@@ -1,0 +1,131 @@
+"""The daemon's HTTP API: reads, token-guarded writes, Prometheus metrics, the OpenAPI contract."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import schemathesis
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+
+from controller.api.app import create_app
+from controller.config import load_config
+from controller.domain.clock import FixedClock
+from controller.workflow.cycle import run_cycle
+from controller.workflow.wiring import Controller, build_controller
+from tests.helpers import START, make_project
+
+pytestmark = pytest.mark.terraform
+TOKEN = "s3cret-token-value"
+
+
+@dataclass
+class Status:
+    is_leader: bool = True
+    cycles: int = 1
+    failures: int = 0
+
+
+@pytest.fixture(scope="module")
+def cycled(tmp_path_factory: pytest.TempPathFactory, two_day_events: Path) -> Iterator[Controller]:
+    """One controller after one real cycle, shared by the read-only tests of this module."""
+    project = make_project(tmp_path_factory.mktemp("api"), events=two_day_events)
+    controller = build_controller(
+        load_config(project), clock=FixedClock(START + timedelta(days=2, hours=1))
+    )
+    run_cycle(controller)
+    yield controller
+    controller.close()
+
+
+@pytest.fixture(scope="module")
+def client(cycled: Controller) -> Iterator[TestClient]:
+    with TestClient(create_app(cycled, Status(), TOKEN)) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def api_schema(client: TestClient) -> schemathesis.BaseSchema:
+    return schemathesis.openapi.from_asgi("/openapi.json", client.app)
+
+
+def test_health_reports_leadership_and_the_last_cycle(client: TestClient) -> None:
+    body = client.get("/healthz").json()
+    assert body["status"] == "ok" and body["leader"] is True
+    assert body["last_cycle_status"] == "ok"
+
+
+def test_state_and_its_parts_are_readable(client: TestClient) -> None:
+    state = client.get("/state").json()
+    assert state["version"] == 1 and {f["name"] for f in state["fleets"]} == {"web", "api"}
+    assert client.get("/state/1").json() == state
+    assert client.get("/state/99").status_code == 404
+    forecasts = client.get("/forecasts").json()
+    assert {f["persona"] for f in forecasts} == {
+        "api-consumer",
+        "content-publisher",
+        "peak-hour-shopper",
+    }
+    assert client.get("/drift").json()["status"] == "not-checked"
+    assert client.get("/anomalies").json() == []
+
+
+def test_personas_are_listed_and_shown_with_their_version(client: TestClient) -> None:
+    listed = client.get("/personas").json()
+    assert {p["key"] for p in listed} == {"api-consumer", "content-publisher", "peak-hour-shopper"}
+    shown = client.get("/personas/peak-hour-shopper").json()
+    assert shown["version"] == 1
+    assert shown["definition"]["resource_profile"]["cpu_demand"] == 0.05
+    assert client.get("/personas/nobody").status_code == 404
+
+
+def test_plans_are_listed_and_fetched(client: TestClient) -> None:
+    (plan,) = client.get("/plans").json()
+    assert plan["status"] == "applied"
+    assert client.get(f"/plans/{plan['plan_id']}").json()["plan_id"] == plan["plan_id"]
+    assert client.get("/plans/nope").status_code == 404
+
+
+def test_mutating_endpoints_need_the_token_and_never_echo_it(client: TestClient) -> None:
+    (plan,) = client.get("/plans").json()
+    url = f"/plans/{plan['plan_id']}/approve"
+    missing = client.post(url)
+    wrong = client.post(url, headers={"Authorization": "Bearer guess"})
+    assert missing.status_code == wrong.status_code == 401
+    assert TOKEN not in missing.text + wrong.text
+
+
+def test_without_a_configured_token_writes_are_disabled(cycled: Controller) -> None:
+    with TestClient(create_app(cycled, Status(), None)) as anonymous:
+        response = anonymous.post("/plans/x/approve", headers={"Authorization": "Bearer "})
+    assert response.status_code == 403 and "api.token" in response.json()["detail"]
+
+
+def test_prometheus_metrics_expose_capacity_cycles_and_dead_letters(client: TestClient) -> None:
+    text = client.get("/metrics").text
+    assert 'fleet_cycles_recent{status="ok"} 1.0' in text
+    assert 'fleet_capacity_desired{fleet="web"}' in text
+    assert "fleet_dead_letters_total" in text
+    assert 'fleet_cycle_step_duration_seconds{step="plan"}' in text
+
+
+def test_every_endpoint_honours_the_openapi_contract(api_schema: schemathesis.BaseSchema) -> None:
+    """Generated requests to every operation; responses must match the published OpenAPI schema."""
+    checked = []
+    for result in api_schema.get_all_operations():
+        operation = result.ok()
+
+        @given(operation.as_strategy())
+        @settings(
+            max_examples=10, deadline=None, suppress_health_check=list(HealthCheck), database=None
+        )
+        def conforms(case: schemathesis.Case) -> None:
+            case.call_and_validate()
+
+        conforms()
+        checked.append(operation.label)
+    assert "POST /plans/{plan_id}/approve" in checked and len(checked) >= 12
