@@ -130,6 +130,12 @@ class TerraformConfig(_Section):
 class ScheduleConfig(_Section):
     interval: Duration = timedelta(seconds=60)
     misfire_grace: Duration = timedelta(seconds=30)
+    step_retries: Annotated[int, Field(ge=0, le=10)] = Field(
+        default=2, description="retries of a step that failed with a temporary error"
+    )
+    retry_backoff: Duration = Field(
+        default=timedelta(seconds=2), description="first retry delay; doubles each retry"
+    )
 
 
 class HighAvailabilityConfig(_Section):

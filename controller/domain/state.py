@@ -86,6 +86,13 @@ class DriftState(_Doc):
     findings: list[str] = Field(default_factory=list)
 
 
+class Incident(_Doc):
+    cycle_id: int
+    step: str
+    status: Literal["retrying", "failed"]
+    error: str
+
+
 class FleetStateDocument(_Doc):
     schema_version: int = SCHEMA_VERSION
     version: int = Field(0, description="increases by one with every stored document")
@@ -101,3 +108,6 @@ class FleetStateDocument(_Doc):
     drift: DriftState = Field(default_factory=DriftState)
     anomalies: list[str] = Field(default_factory=list)
     feedback: dict[str, float] = Field(default_factory=dict)
+    incidents: list[Incident] = Field(
+        default_factory=list, description="steps that retried or failed in the last 10 cycles"
+    )

@@ -53,30 +53,47 @@ class CycleOutcome:
 
 
 class _Recorder:
+    """Runs and records each step; a TemporaryError is retried with exponential backoff."""
+
     def __init__(self, controller: Controller, cycle_id: int) -> None:
         self.controller, self.cycle_id = controller, cycle_id
+        schedule = controller.config.schedule
+        self.retries = schedule.step_retries
+        self.backoff = schedule.retry_backoff.total_seconds()
 
     def step(
         self, name: str, action: Callable[[], T], detail: Callable[[T], str] | None = None
     ) -> T:
-        started = time.time()
-        clock = time.perf_counter()
-        try:
-            result = action()
-        except BaseException as exc:
+        attempt = 0
+        while True:
+            started = time.time()
+            clock = time.perf_counter()
+            try:
+                result = action()
+            except BaseException as exc:
+                retry = isinstance(exc, FleetError) and exc.retryable and attempt < self.retries
+                self.controller.run_store.record_step(
+                    self.cycle_id,
+                    name,
+                    "retrying" if retry else "failed",
+                    started,
+                    _ms(clock),
+                    error=str(exc),
+                )
+                if not retry:
+                    raise CycleFailed(self.cycle_id, name, exc) from exc
+                self.controller.sleep(self.backoff * 2**attempt)
+                attempt += 1
+                continue
             self.controller.run_store.record_step(
-                self.cycle_id, name, "failed", started, _ms(clock), error=str(exc)
+                self.cycle_id,
+                name,
+                "ok",
+                started,
+                _ms(clock),
+                detail=detail(result) if detail else None,
             )
-            raise CycleFailed(self.cycle_id, name, exc) from exc
-        self.controller.run_store.record_step(
-            self.cycle_id,
-            name,
-            "ok",
-            started,
-            _ms(clock),
-            detail=detail(result) if detail else None,
-        )
-        return result
+            return result
 
 
 def run_cycle(controller: Controller) -> CycleOutcome:

@@ -13,6 +13,7 @@ from controller.domain.state import (
     FleetState,
     FleetStateDocument,
     ForecastPoint,
+    Incident,
     IngestionState,
     PersonaForecast,
     PersonaInForce,
@@ -78,6 +79,14 @@ def build_state_document(
             destroy=plan.count("delete"),
             replace=plan.count("replace"),
         ),
+        incidents=[
+            Incident(
+                cycle_id=record.cycle_id, step=step.step, status=step.status, error=step.error or ""
+            )
+            for record in controller.run_store.recent(10)
+            for step in record.steps
+            if step.status in ("retrying", "failed")
+        ],
         ingestion=IngestionState(
             source=controller.source.url,
             events_total=ingested.events_total,

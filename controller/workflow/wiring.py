@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -43,6 +45,8 @@ class Controller:
     persona_store: PersonaStore
     renderer: VariableRenderer
     workspace: TerraformWorkspace
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+    """waits between retries; tests inject a recorder instead of sleeping"""
 
     @property
     def clock_mode(self) -> str:
