@@ -16,13 +16,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from controller.domain.persona import Persona
+from controller.domain.persona import WEEKDAYS, OneOffPeak, Persona
 
-# Persona mix by hour of the day (UTC); shares are normalised per hour.
-WORK_HOURS = range(13, 22)
+# A persona inside one of its declared peak windows gets this many times its usual share.
+PEAK_BOOST = 3.0
 MALFORMED_SHARE = 0.0003
 SESSION_IDLE = timedelta(minutes=20)
 NEW_SESSION_PROBABILITY = 0.25
@@ -76,7 +77,7 @@ def generate_events(
             continue
         start = minute.start + shift
         offsets = np.sort(rng.uniform(0, 60, arrivals))
-        shares = _hourly_mix(base_mix, keys, start.hour)
+        shares = _mix(base_mix, personas, start)
         chosen = rng.choice(len(keys), size=arrivals, p=shares)
         for offset, index in zip(offsets, chosen, strict=True):
             when = start + timedelta(seconds=float(offset))
@@ -109,12 +110,31 @@ def write_events(lines: Iterable[str], path: Path) -> int:
     return count
 
 
-def _hourly_mix(base: np.ndarray, keys: list[str], hour: int) -> np.ndarray:
+def _mix(base: np.ndarray, personas: Sequence[Persona], when: datetime) -> np.ndarray:
+    """Each persona's share of this minute's arrivals: boosted inside its own peak windows."""
     weights = base.copy()
-    for i, key in enumerate(keys):
-        if "publisher" in key:
-            weights[i] *= 3.0 if hour in WORK_HOURS else 0.3
+    for i, persona in enumerate(personas):
+        if in_peak(persona, when):
+            weights[i] *= PEAK_BOOST
     return np.asarray(weights / weights.sum(), dtype=float)
+
+
+def in_peak(persona: Persona, when: datetime) -> bool:
+    for peak in persona.traffic_pattern.peak_times:
+        if isinstance(peak, OneOffPeak):
+            if peak.start <= when < peak.end:
+                return True
+            continue
+        local = when.astimezone(ZoneInfo(peak.timezone))
+        day, now = WEEKDAYS[local.weekday()], local.time()
+        inside = (
+            peak.start <= now < peak.end
+            if peak.start < peak.end
+            else (now >= peak.start or now < peak.end)
+        )
+        if day in peak.days and inside:
+            return True
+    return False
 
 
 def _session(
