@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "controller"
 
 LAYERS = [
     ("controller.domain",),
-    ("controller.ingest", "controller.forecasting", "controller.allocation"),
+    ("controller.ingest", "controller.forecasting", "controller.allocation", "controller.review"),
     ("controller.adapters",),
     ("controller.config",),
     ("controller.workflow",),

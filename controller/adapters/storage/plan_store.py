@@ -50,6 +50,20 @@ class PlanStore:
         with self.engine.begin() as conn:
             conn.execute(update(plans).where(plans.c.plan_id == plan_id).values(status=status))
 
+    def get(self, plan_id: str) -> StoredPlan | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(plans).where(plans.c.plan_id == plan_id)).one_or_none()
+        if row is None:
+            return None
+        return StoredPlan(
+            plan_id=row.plan_id,
+            cycle_id=int(row.cycle_id),
+            created_at=from_epoch(row.created_at),
+            status=row.status,
+            summary=json.loads(row.summary),
+            variables=json.loads(row.variables),
+        )
+
     def last_applied(self) -> StoredPlan | None:
         query = (
             select(plans)
