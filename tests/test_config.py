@@ -135,5 +135,5 @@ def test_fleets_sharing_a_load_balancer_must_share_a_region(tmp_path: Path) -> N
         "fleets:\n  - {name: web, load_balancer: edge}\n"
         "  - {name: eu, region: eu-west-1, load_balancer: edge}\n",
     )
-    with pytest.raises(ConfigError, match="load balancer .edge. .* eu-west-1 and us-east-1"):
+    with pytest.raises(ConfigError, match=r"load balancer .edge. .* eu-west-1 and us-east-1"):
         load_config(path)

@@ -16,6 +16,8 @@ COMMAND_MODULES = (
     "runs",
     "personas",
     "demo_events",
+    "plan",
+    "approve",
 )
 
 
