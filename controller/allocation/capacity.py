@@ -295,8 +295,9 @@ def _reasons(
     sessions = float(demand.sessions[window].max())
     parts = (
         ", ".join(
-            f"{s.persona} {s.share:.2f} share ({s.profile_source} profile)"
+            f"{s.persona} x {s.share:.2f} ({s.profile_source} profile"
             + (f"; {s.note}" if s.note else "")
+            + ")"
             for s in demand.shares
         )
         or "no personas"
