@@ -100,7 +100,7 @@ def allocate_all() -> tuple[float, list, list]:  # type: ignore[type-arg]
 
 def main() -> int:
     best = min(allocate_all()[0] for _ in range(3))
-    seconds, fleets, balancers = allocate_all()
+    _, fleets, balancers = allocate_all()
     actions = sum(len(f.scheduled_actions) for f in fleets)
     print(
         f"allocation  {PERSONAS} personas x {FLEETS} fleets x {STEPS} steps: {best:.3f} s "

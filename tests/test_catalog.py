@@ -14,7 +14,8 @@ MOTO_TYPES = Path(moto.__file__).parent / "ec2" / "resources" / "instance_types.
 
 
 def test_every_capacity_figure_matches_describe_instance_types_as_captured_in_moto() -> None:
-    described = json.loads(gzip.open(MOTO_TYPES).read())
+    with gzip.open(MOTO_TYPES) as handle:
+        described = json.loads(handle.read())
     for kind in load_catalog().types.values():
         source = described[kind.name]
         card = source["NetworkInfo"]["NetworkCards"][0]
