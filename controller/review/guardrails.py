@@ -47,7 +47,7 @@ def check_guardrails(
     if rules.max_change_per_cycle is not None:
         limit = rules.max_change_per_cycle
         moves = [(abs(f.capacity_planned - (f.capacity_now or 0)), f) for f in fleets]
-        worst = max(moves, key=lambda m: m[0], default=None)
+        largest = max((d for d, _ in moves), default=0)
         over = [
             f"{f.name} {f.capacity_now if f.capacity_now is not None else 'new'} -> "
             f"{f.capacity_planned} changes {d} instances, more than max_change_per_cycle {limit}"
@@ -59,7 +59,7 @@ def check_guardrails(
                 "max_change_per_cycle",
                 not over,
                 "; ".join(over)
-                or f"largest change {worst[0] if worst else 0} instances (limit {limit})",
+                or f"largest change {largest} instance{'s' if largest != 1 else ''} (limit {limit})",
             )
         )
     if rules.max_instances is not None:
@@ -95,7 +95,7 @@ def check_guardrails(
                     f"cost rises ${increase:.2f}/h"
                     + ("" if ok else f", more than max_cost_increase_per_hour ${budget:.2f}")
                     if increase > 0
-                    else f"cost changes ${increase:+.2f}/h (limit +${budget:.2f})",
+                    else f"cost changes -${abs(increase):.2f}/h (limit +${budget:.2f})",
                 )
             )
     if not rules.allow_destroy:

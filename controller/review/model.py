@@ -123,8 +123,11 @@ def describe_cost(now: float | None, planned: float | None) -> str:
     if now is None:
         return f"cost new -> ${planned:.2f}/h (${planned * HOURS_PER_MONTH:,.0f}/month)"
     delta = planned - now
+    if abs(delta) < 0.005:
+        return f"cost ${planned:.2f}/h unchanged (${planned * HOURS_PER_MONTH:,.0f}/month)"
+    sign = "+" if delta > 0 else "-"
     return (
-        f"cost ${now:.2f}/h -> ${planned:.2f}/h ({delta:+.2f}/h, "
+        f"cost ${now:.2f}/h -> ${planned:.2f}/h ({sign}${abs(delta):.2f}/h, "
         f"${now * HOURS_PER_MONTH:,.0f} -> ${planned * HOURS_PER_MONTH:,.0f}/month)"
     )
 
