@@ -20,8 +20,11 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from controller.adapters.yamldoc import YamlDocument, load_yaml
@@ -94,22 +97,63 @@ class ForecastConfig(_Section):
     history: Duration = Field(default=timedelta(days=28), description="how far back to read")
 
 
+REMOVED_FLEET_KEYS = {
+    "capacity_per_instance": "instance capacity now comes from the instance type catalog "
+    "(vCPU, memory, network, IOPS) and the personas' resource profiles; see docs/allocation.md",
+    "lb_capacity_per_unit": "load balancer capacity units now follow the ALB LCU formula in "
+    "docs/allocation.md",
+}
+
+
 class FleetConfig(_Section):
     name: Name
     region: str = "us-east-1"
     personas: list[str] = Field(
         default_factory=list, description="persona keys served, besides personas naming this fleet"
     )
-    instance_type: str = "m6i.large"
-    capacity_per_instance: Annotated[
-        float, Field(gt=0, description="events per second one instance serves at 100%")
-    ]
+    instance_type: str = Field(
+        default="m6i.large", description="the type to start with; the allocator may change it"
+    )
+    allowed_instance_types: list[str] | None = Field(
+        default=None,
+        description="types the allocator may choose (default: every x86_64 type in the catalog)",
+    )
+    type_change_min_saving: Annotated[float, Field(ge=0, le=1)] = Field(
+        default=0.1, description="change the instance type only if it saves at least this share"
+    )
     min_instances: Annotated[int, Field(ge=0)] = 1
     max_instances: Annotated[int, Field(ge=1)] = 20
     target_utilization: Annotated[float, Field(gt=0, le=1)] = 0.7
     warmup: Duration = timedelta(minutes=5)
+    scale_in_stabilization: Duration = Field(
+        default=timedelta(minutes=15), description="scale in only after load stayed low this long"
+    )
+    scale_in_rate: Annotated[float, Field(gt=0, le=1)] = Field(
+        default=0.1, description="largest share of instances removed per forecast step"
+    )
+    max_capacity_breach: Literal["hold", "increase"] = Field(
+        default="hold", description="increase: forecast above max raises max (IncreaseMaxCapacity)"
+    )
+    max_capacity_buffer: Annotated[float, Field(ge=0, le=100)] = Field(
+        default=10.0, description="percent headroom over the forecast when max is raised"
+    )
+    schedule_horizon: Duration = Field(
+        default=timedelta(hours=24), description="scheduled actions cover this far ahead (<= 48h)"
+    )
     quantile: Literal["mean", "p50", "p95"] = "p95"
-    lb_capacity_per_unit: Annotated[float, Field(gt=0, description="events/s per LCU")] = 25.0
+    load_balancer: str = Field(
+        default="", description="ALB name; fleets naming the same one share it (default: own)"
+    )
+
+    capacity_per_instance: SkipJsonSchema[object] = Field(default=None, exclude=True)
+    lb_capacity_per_unit: SkipJsonSchema[object] = Field(default=None, exclude=True)
+
+    @field_validator("capacity_per_instance", "lb_capacity_per_unit")
+    @classmethod
+    def _removed_keys(cls, value: object, info: ValidationInfo) -> object:
+        if value is not None:
+            raise ValueError(f"no longer used: {REMOVED_FLEET_KEYS[str(info.field_name)]}")
+        return value
 
     @model_validator(mode="after")
     def _bounds(self) -> FleetConfig:
@@ -117,7 +161,29 @@ class FleetConfig(_Section):
             raise ValueError(
                 f"max_instances ({self.max_instances}) is below min_instances ({self.min_instances})"
             )
+        if self.schedule_horizon > timedelta(hours=48):
+            raise ValueError(f"schedule_horizon {self.schedule_horizon} is over 48h")
         return self
+
+
+class GuardrailsConfig(_Section):
+    """Limits a plan must stay within to apply without a person approving it."""
+
+    max_change_per_cycle: Annotated[int, Field(ge=0)] | None = Field(
+        default=None, description="most instances one fleet may gain or lose in one plan"
+    )
+    max_instances: Annotated[int, Field(ge=0)] | None = Field(
+        default=None, description="most instances one fleet may be planned to have"
+    )
+    max_cost_increase_per_hour: Annotated[float, Field(ge=0)] | None = Field(
+        default=None, description="USD per hour the whole plan may add"
+    )
+    allow_destroy: bool = Field(
+        default=False, description="allow destroying or replacing groups and load balancers"
+    )
+    allowed_instance_types: list[str] | None = Field(
+        default=None, description="types a plan may put in force (default: any)"
+    )
 
 
 class TerraformConfig(_Section):
@@ -162,8 +228,8 @@ class ApiConfig(_Section):
 
 def _default_fleets() -> list[FleetConfig]:
     return [
-        FleetConfig(name="web", capacity_per_instance=4.0, min_instances=2, max_instances=30),
-        FleetConfig(name="api", capacity_per_instance=8.0, min_instances=1, max_instances=20),
+        FleetConfig(name="web", min_instances=2, max_instances=30),
+        FleetConfig(name="api", instance_type="c6i.large", min_instances=1, max_instances=20),
     ]
 
 
@@ -186,6 +252,7 @@ class ControllerConfig(BaseSettings):
     apply_mode: Literal["auto", "review", "plan-only"] = "auto"
     ha: HighAvailabilityConfig = Field(default_factory=HighAvailabilityConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
+    guardrails: GuardrailsConfig = Field(default_factory=GuardrailsConfig)
 
     @classmethod
     def settings_customise_sources(
@@ -204,6 +271,27 @@ class ControllerConfig(BaseSettings):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"fleet names must be unique; repeated: {', '.join(duplicates)}")
+        return self
+
+    @model_validator(mode="after")
+    def _shared_load_balancers(self) -> ControllerConfig:
+        regions: dict[str, set[str]] = {}
+        members: dict[str, int] = {}
+        for fleet in self.fleets:
+            name = fleet.load_balancer or fleet.name
+            regions.setdefault(name, set()).add(fleet.region)
+            members[name] = members.get(name, 0) + 1
+        for name, found in sorted(regions.items()):
+            if len(found) > 1:
+                raise ValueError(
+                    f"load balancer {name!r} is shared by fleets in {' and '.join(sorted(found))}; "
+                    "an ALB serves one region"
+                )
+            if members[name] > 5:
+                raise ValueError(
+                    f"load balancer {name!r} is shared by {members[name]} fleets; an ALB "
+                    "forwards to at most 5 weighted target groups"
+                )
         return self
 
     @property

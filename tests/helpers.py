@@ -49,8 +49,8 @@ def make_project(root: Path, events: Path | None = None, **overrides: object) ->
         "clock": {"mode": "system"},
         "forecast": {"step": "5m", "horizon": "6h", "history": "7d"},
         "fleets": [
-            {"name": "web", "capacity_per_instance": 0.05, "min_instances": 2, "max_instances": 40},
-            {"name": "api", "capacity_per_instance": 0.05, "min_instances": 1, "max_instances": 10},
+            {"name": "web", "min_instances": 2, "max_instances": 40},
+            {"name": "api", "instance_type": "c6i.large", "min_instances": 1, "max_instances": 10},
         ],
         "terraform": {"stack": "stack", "runner": "embedded"},
         "schedule": {"interval": "1s"},

@@ -129,3 +129,20 @@ def test_every_endpoint_honours_the_openapi_contract(api_schema: schemathesis.Ba
         conforms()
         checked.append(operation.label)
     assert "POST /plans/{plan_id}/approve" in checked and len(checked) >= 12
+
+
+def test_a_held_plan_is_approved_over_http_with_the_token(project: Path, clock: FixedClock) -> None:
+    config = load_config(project).model_copy(update={"apply_mode": "review"})
+    controller = build_controller(config, clock=clock)
+    try:
+        held = run_cycle(controller)
+        assert held.plan_status == "waiting-for-review"
+        with TestClient(create_app(controller, Status(), TOKEN)) as api:
+            url = f"/plans/{held.plan.plan_id}/approve"
+            approved = api.post(url, headers={"Authorization": f"Bearer {TOKEN}"})
+            again = api.post(url, headers={"Authorization": f"Bearer {TOKEN}"})
+    finally:
+        controller.close()
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["status"] == "applied" and "applied" in approved.json()["message"]
+    assert again.status_code == 409 and "only a plan waiting for review" in again.json()["detail"]

@@ -16,6 +16,7 @@ LAYERS = [
         "controller.forecasting",
         "controller.allocation",
         "controller.simulation",
+        "controller.review",
     ),
     ("controller.adapters",),
     ("controller.config",),

@@ -38,16 +38,15 @@ def test_an_unknown_key_is_an_error_naming_the_key_and_line(tmp_path: Path) -> N
 def test_a_bad_value_names_the_field_the_value_and_the_line(tmp_path: Path) -> None:
     path = write(
         tmp_path,
-        "fleets:\n  - name: web\n    capacity_per_instance: 2\n    min_instances: 5\n"
-        "    max_instances: 3\n  - name: api\n    capacity_per_instance: -1\n",
+        "fleets:\n  - name: web\n    target_utilization: 0.5\n    min_instances: 5\n"
+        "    max_instances: 3\n  - name: api\n    target_utilization: -1\n",
     )
     with pytest.raises(ConfigError) as error:
         load_config(path)
     message = str(error.value)
     assert f"{path}:2: fleets.0: max_instances (3) is below min_instances (5)" in message
     assert (
-        f"{path}:7: fleets.1.capacity_per_instance: Input should be greater than 0 (got -1)"
-        in message
+        f"{path}:7: fleets.1.target_utilization: Input should be greater than 0 (got -1)" in message
     )
 
 
@@ -93,7 +92,7 @@ def test_invalid_yaml_and_missing_files_are_input_errors_with_a_line(tmp_path: P
 def test_fleet_names_must_be_unique(tmp_path: Path) -> None:
     path = write(
         tmp_path,
-        "fleets:\n  - {name: web, capacity_per_instance: 1}\n  - {name: web, capacity_per_instance: 2}\n",
+        "fleets:\n  - {name: web, min_instances: 1}\n  - {name: web, min_instances: 2}\n",
     )
     with pytest.raises(ConfigError, match="repeated: web"):
         load_config(path)
@@ -117,3 +116,24 @@ def test_durations_accept_units_and_plain_seconds(text: object, expected: timede
 def test_durations_reject_what_they_cannot_read(text: object) -> None:
     with pytest.raises(ValueError, match="not a duration"):
         parse_duration(text)
+
+
+def test_a_removed_fleet_key_is_an_error_naming_the_key_the_line_and_what_replaced_it(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, "fleets:\n  - name: web\n    capacity_per_instance: 0.2\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    message = str(error.value)
+    assert f"{path}:3: fleets.0.capacity_per_instance: no longer used:" in message
+    assert "instance type catalog" in message and "(got 0.2)" in message
+
+
+def test_fleets_sharing_a_load_balancer_must_share_a_region(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "fleets:\n  - {name: web, load_balancer: edge}\n"
+        "  - {name: eu, region: eu-west-1, load_balancer: edge}\n",
+    )
+    with pytest.raises(ConfigError, match=r"load balancer .edge. .* eu-west-1 and us-east-1"):
+        load_config(path)

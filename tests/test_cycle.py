@@ -46,6 +46,7 @@ def test_a_cycle_ingests_forecasts_allocates_plans_applies_and_records_state(
         "allocate",
         "render",
         "plan",
+        "review",
         "gate-apply",
         "state",
     ]

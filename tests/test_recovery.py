@@ -50,7 +50,7 @@ def test_a_temporary_error_is_retried_with_backoff_and_shows_in_the_state(
     assert delays == [2.0, 4.0]
     incidents = [(i.step, i.status) for i in outcome.state.incidents]
     assert incidents == [("gate-apply", "retrying"), ("gate-apply", "retrying")]
-    assert "another apply holds" in outcome.state.incidents[0].error
+    assert "another apply is running" in outcome.state.incidents[0].error
 
 
 def test_retries_are_bounded_then_the_cycle_fails_with_the_cause(

@@ -13,7 +13,7 @@ from controller.adapters.rendering import VariableRenderer
 from controller.adapters.terraform.runner import EmbeddedTerraform
 from controller.adapters.terraform.workspace import TerraformWorkspace
 from controller.domain.allocation import FleetAllocation, ScheduledAction
-from controller.domain.errors import PermanentError, TerraformError
+from controller.domain.errors import PermanentError, TemporaryError, TerraformError
 from tests.helpers import ROOT
 
 pytestmark = pytest.mark.terraform
@@ -55,7 +55,7 @@ def test_plan_reads_changes_from_show_json_and_apply_makes_them_real(
 ) -> None:
     render(workspace, allocation())
     plan = workspace.plan("p1")
-    assert plan.count("create") == 5  # group, desired, load balancer, two schedules
+    assert plan.count("create") == 6  # group, desired, target tracking, LB, two schedules
     assert plan.has_changes
     workspace.apply("p1")
     state = json.loads((workspace.stack_dir / "terraform.tfstate").read_text())
@@ -132,3 +132,29 @@ def test_a_broken_template_is_reported_before_terraform_runs(tmp_path: Path) -> 
     (templates / "fleets.auto.tfvars.json.j2").write_text('{"x": {{ missing.value }}}')
     with pytest.raises(PermanentError, match="'missing' is undefined"):
         VariableRenderer(templates).variables([allocation()])
+
+
+def test_a_second_apply_is_refused_while_one_holds_the_lock_naming_holder_and_age(
+    workspace: TerraformWorkspace, tmp_path: Path
+) -> None:
+    render(workspace, allocation())
+    workspace.plan("p1")
+    other = TerraformWorkspace(EmbeddedTerraform(), workspace.stack, workspace.workdir)
+    with workspace.apply_lock("cycle 7 applying p0"), pytest.raises(TemporaryError) as error:
+        other.apply("p1")
+    message = str(error.value)
+    assert "another apply is running" in message
+    assert "held by cycle 7 applying p0 (pid" in message and "for 0s" in message
+    assert not (workspace.stack_dir / "terraform.tfstate").exists()
+    other.apply("p1")  # once released, the same plan applies
+    assert (workspace.stack_dir / "terraform.tfstate").exists()
+
+
+def test_a_plan_fingerprint_is_equal_for_the_same_changes_and_differs_after_apply(
+    workspace: TerraformWorkspace,
+) -> None:
+    render(workspace, allocation())
+    first, second = workspace.plan("p1"), workspace.plan("p2")
+    assert first.fingerprint == second.fingerprint
+    workspace.apply("p1")
+    assert workspace.plan("p3").fingerprint != first.fingerprint

@@ -14,7 +14,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 
 from controller.adapters.files import write_atomically
-from controller.domain.allocation import FleetAllocation
+from controller.domain.allocation import FleetAllocation, LoadBalancerAllocation
 from controller.domain.errors import PermanentError
 
 TFVARS_TEMPLATE = "fleets.auto.tfvars.json.j2"
@@ -32,10 +32,31 @@ class VariableRenderer:
             keep_trailing_newline=True,
         )
 
-    def variables(self, allocations: Sequence[FleetAllocation]) -> dict[str, Any]:
+    def variables(
+        self,
+        allocations: Sequence[FleetAllocation],
+        load_balancers: Sequence[LoadBalancerAllocation] | None = None,
+    ) -> dict[str, Any]:
+        """`load_balancers` None: one per fleet, named after it, with that fleet's LCU."""
         fleets = [_as_template_input(a) for a in sorted(allocations, key=lambda a: a.fleet)]
+        if load_balancers is None:
+            load_balancers = [
+                LoadBalancerAllocation(a.lb_name, a.region, a.lb_capacity_units, {a.fleet: 100})
+                for a in allocations
+            ]
+        balancers = [
+            {
+                "name": lb.name,
+                "region": lb.region,
+                "capacity_units": lb.capacity_units,
+                "weights": dict(sorted(lb.weights.items())),
+            }
+            for lb in sorted(load_balancers, key=lambda lb: lb.name)
+        ]
         try:
-            text = self._env.get_template(TFVARS_TEMPLATE).render(fleets=fleets)
+            text = self._env.get_template(TFVARS_TEMPLATE).render(
+                fleets=fleets, load_balancers=balancers
+            )
         except TemplateError as exc:
             raise PermanentError(f"{TFVARS_TEMPLATE}: {exc}") from exc
         try:
@@ -48,9 +69,21 @@ class VariableRenderer:
             raise PermanentError(f"{TFVARS_TEMPLATE} must render a JSON object")
         return data
 
-    def write(self, allocations: Sequence[FleetAllocation], directory: Path) -> Path:
+    def write(
+        self,
+        allocations: Sequence[FleetAllocation],
+        directory: Path,
+        load_balancers: Sequence[LoadBalancerAllocation] | None = None,
+    ) -> Path:
         path = directory / TFVARS_FILE
-        write_atomically(path, canonical_json(self.variables(allocations)))
+        write_atomically(path, canonical_json(self.variables(allocations, load_balancers)))
+        return path
+
+    @staticmethod
+    def write_variables(variables: dict[str, Any], directory: Path) -> Path:
+        """Write already-rendered variables again (re-planning an approved plan)."""
+        path = directory / TFVARS_FILE
+        write_atomically(path, canonical_json(variables))
         return path
 
 
@@ -66,7 +99,9 @@ def _as_template_input(allocation: FleetAllocation) -> dict[str, Any]:
         "min_size": allocation.min_size,
         "max_size": allocation.max_size,
         "desired_now": allocation.desired_now,
-        "lb_capacity_units": allocation.lb_capacity_units,
+        "load_balancer": allocation.lb_name,
+        "target_cpu_utilization": allocation.target_tracking.target_value,
+        "instance_warmup": allocation.target_tracking.warmup_seconds,
         "scheduled_actions": [
             {
                 "name": action.name,

@@ -14,8 +14,9 @@ from pydantic import BaseModel
 
 from controller import __version__
 from controller.api.metrics import render_metrics
-from controller.domain.errors import FleetError
+from controller.domain.errors import FleetError, TemporaryError
 from controller.domain.state import DriftState, FleetStateDocument, PersonaForecast
+from controller.workflow.review_step import approve as approve_plan
 from controller.workflow.wiring import Controller
 
 MAX_INT = 2**31 - 1  # versions are SQL integers
@@ -69,7 +70,8 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody, "descrip
 GUARDED: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "missing or wrong bearer token"},
     403: {"model": ErrorBody, "description": "writes disabled: no api.token configured"},
-    409: {"model": ErrorBody, "description": "the plan cannot be approved in its current status"},
+    409: {"model": ErrorBody, "description": "not approvable now, or refused: the plan changed"},
+    503: {"model": ErrorBody, "description": "another apply is running; retry later"},
     **NOT_FOUND,
 }
 
@@ -199,9 +201,18 @@ def create_app(controller: Controller, status: DaemonStatus, token: str | None) 
         responses=GUARDED,
     )
     def approve(plan_id: str) -> ApprovalResult:
-        stored = controller.plan_store.get(plan_id)
-        if stored is None:
+        """Re-plan the approved variables and apply the saved plan only if nothing changed."""
+        if controller.plan_store.get(plan_id) is None:
             raise HTTPException(404, f"no plan {plan_id}")
-        raise HTTPException(409, f"plan {plan_id} is {stored.status}; approval flow not available")
+        try:
+            approval = approve_plan(controller, plan_id)
+        except TemporaryError as exc:
+            raise HTTPException(503, str(exc), headers={"Retry-After": "30"}) from None
+        except FleetError as exc:
+            raise HTTPException(409, str(exc)) from None
+        stored = controller.plan_store.get(plan_id)
+        return ApprovalResult(
+            plan_id=plan_id, status=stored.status if stored else "unknown", message=approval.message
+        )
 
     return app

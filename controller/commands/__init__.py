@@ -17,6 +17,8 @@ COMMAND_MODULES = (
     "personas",
     "demo_events",
     "simulate",
+    "plan",
+    "approve",
 )
 
 

@@ -18,6 +18,15 @@ class ScheduledAction:
 
 
 @dataclass(frozen=True)
+class TargetTracking:
+    """The reactive safety net between scheduled actions (aws_autoscaling_policy)."""
+
+    metric: str = "ASGAverageCPUUtilization"
+    target_value: float = 70.0
+    warmup_seconds: int = 300
+
+
+@dataclass(frozen=True)
 class FleetAllocation:
     fleet: str
     region: str
@@ -29,7 +38,31 @@ class FleetAllocation:
     scheduled_actions: tuple[ScheduledAction, ...]
     lb_capacity_units: int
     reasons: tuple[str, ...] = field(default_factory=tuple)
+    load_balancer: str = ""
+    """name of the load balancer (modules/edge) in front of the fleet; "" = its own"""
+    target_tracking: TargetTracking = field(default_factory=TargetTracking)
+    price_per_hour: float | None = None
+    """on-demand USD per instance-hour in the fleet's region; None when no cited price"""
 
     @property
     def peak(self) -> int:
         return max(self.desired_per_step, default=self.desired_now)
+
+    @property
+    def lb_name(self) -> str:
+        return self.load_balancer or self.fleet
+
+    @property
+    def cost_per_hour(self) -> float | None:
+        return None if self.price_per_hour is None else self.desired_now * self.price_per_hour
+
+
+@dataclass(frozen=True)
+class LoadBalancerAllocation:
+    """One ALB: its LCU reservation and how it splits traffic across the fleets behind it."""
+
+    name: str
+    region: str
+    capacity_units: int
+    weights: dict[str, int]
+    reasons: tuple[str, ...] = field(default_factory=tuple)

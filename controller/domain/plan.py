@@ -20,12 +20,18 @@ VERBS: tuple[tuple[Action, str], ...] = (
 class ResourceChange:
     address: str
     action: Action
+    type: str = ""
+    """resource type, e.g. aws_autoscaling_group or terraform_data"""
+    name: str = ""
+    """resource name in its module, e.g. this or autoscaling_group"""
 
 
 @dataclass(frozen=True)
 class PlanSummary:
     plan_id: str
     changes: tuple[ResourceChange, ...]
+    fingerprint: str = ""
+    """sha256 of every change's address, actions, before and after: equal plans, equal prints"""
 
     def count(self, action: Action) -> int:
         return sum(1 for change in self.changes if change.action == action)

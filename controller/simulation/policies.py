@@ -20,6 +20,8 @@ from typing import Protocol
 import numpy as np
 
 from controller.allocation.capacity import FleetRule, allocate
+from controller.allocation.catalog import Catalog, InstanceType
+from controller.allocation.demand import FleetDemand
 from controller.domain.forecast import Forecast
 from controller.domain.series import FloatArray, Series
 
@@ -78,13 +80,27 @@ ForecastFn = Callable[[Series, int], Forecast]
 """(history of 5-minute mean demand in rps with NaN gaps, horizon in steps) -> Forecast"""
 
 
+SIMULATED_TYPE = "simulated"
+
+
+def unit_catalog() -> Catalog:
+    """One instance type whose CPU capacity is 1 unit = C requests per second (demand is rps / C)."""
+    unit = InstanceType(
+        SIMULATED_TYPE, vcpu=1, memory_mib=1, network_mbps=1, ebs_iops=1, architecture="any"
+    )
+    return Catalog({SIMULATED_TYPE: unit}, prices_source="none (simulation)", prices_date="")
+
+
 class PredictivePolicy:
+    """The daemon's allocator on a one-resource fleet: capacity is counted in units of C rps."""
+
     name = "predictive"
 
     def __init__(
         self,
         forecast: ForecastFn,
         rule: FleetRule,
+        capacity_per_instance: float,
         start: datetime,
         safety_net: ReactivePolicy,
         step_minutes: int = 5,
@@ -94,6 +110,11 @@ class PredictivePolicy:
         quantile: float | None = 0.95,
     ) -> None:
         self.forecast, self.rule, self.start = forecast, rule, start
+        self.capacity = capacity_per_instance
+        self.catalog = unit_catalog()
+        self._recent: deque[float] = deque(
+            maxlen=max(1, int(rule.scale_in_stabilization / timedelta(minutes=1)))
+        )
         self.safety_net = safety_net
         self.step = step_minutes
         self.reforecast = max(1, reforecast_minutes)
@@ -118,6 +139,7 @@ class PredictivePolicy:
 
     def _observe(self, minute: int, demand_rps: float) -> None:
         if not math.isnan(demand_rps):
+            self._recent.append(demand_rps)
             self._sum += demand_rps
             self._count += 1
         if (minute + 1) % self.step == 0:  # block complete at its last minute
@@ -137,7 +159,18 @@ class PredictivePolicy:
         )
         forecast = self.forecast(history, self.horizon)
         self.forecasts_made += 1
-        demand: FloatArray = forecast.level(self.quantile)
-        allocation = allocate(self.rule, {"demand": demand}, origin, timedelta(minutes=self.step))
+        rps: FloatArray = np.nan_to_num(forecast.level(self.quantile), nan=0.0)
+        zeros = np.zeros_like(rps)
+        observed = (
+            np.array([max(self._recent) / self.capacity, 0.0, 0.0, 0.0]) if self._recent else None
+        )
+        demand = FleetDemand(
+            fleet=self.rule.name,
+            resources=np.vstack([rps / self.capacity, zeros, zeros, zeros]),
+            sessions=rps,
+            requests_per_s=rps,
+            observed=observed,
+        )
+        allocation = allocate(self.rule, demand, origin, timedelta(minutes=self.step), self.catalog)
         self._plan = allocation.desired_per_step
         self._plan_origin_minute = origin_minute

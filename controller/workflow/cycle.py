@@ -14,14 +14,16 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from controller.adapters.rendering import canonical_json
-from controller.domain.allocation import FleetAllocation
+from controller.domain.allocation import FleetAllocation, LoadBalancerAllocation
 from controller.domain.clock import ReplayClock
 from controller.domain.errors import FleetError
 from controller.domain.forecast import Forecast
 from controller.domain.plan import PlanSummary
 from controller.domain.series import floor_time
 from controller.domain.state import FleetStateDocument, PlanStatus
+from controller.review.model import PlanReview
 from controller.workflow import steps
+from controller.workflow.review_step import in_force, review_plan
 from controller.workflow.state_document import build_state_document
 from controller.workflow.wiring import REPLAY_POSITION_KEY, Controller
 
@@ -50,6 +52,8 @@ class CycleOutcome:
     plan_status: PlanStatus
     state: FleetStateDocument
     interrupted_before: tuple[int, ...] = ()
+    review: PlanReview | None = None
+    load_balancers: tuple[LoadBalancerAllocation, ...] = ()
 
 
 class _Recorder:
@@ -122,25 +126,46 @@ def run_cycle(controller: Controller) -> CycleOutcome:
             lambda: steps.forecast_personas(config, personas, controller.metric_store, origin),
             lambda f: f"{len(f)} series from {origin.isoformat()}",
         )
-        allocations = record.step(
+        before = in_force(controller.plan_store.last_applied())
+        allocation = record.step(
             "allocate",
-            lambda: steps.allocate_fleets(config, personas, forecasts, origin),
-            lambda a: ", ".join(f"{x.fleet}={x.desired_now}" for x in a),
+            lambda: steps.allocate_fleets(
+                config,
+                personas,
+                forecasts,
+                origin,
+                steps.session_stats(config, personas, controller.metric_store, origin),
+                before.instance_types,
+                before.lb_units,
+            ),
+            lambda a: ", ".join(f"{x.fleet}={x.desired_now}" for x in a.fleets),
         )
+        allocations = allocation.fleets
         variables = record.step(
             "render",
-            lambda: _render(controller, allocations),
+            lambda: _render(controller, allocation),
             lambda v: f"{len(v['fleets'])} fleets",
         )
         plan_id = (
             f"{cycle_id:06d}-{hashlib.sha256(canonical_json(variables).encode()).hexdigest()[:8]}"
         )
         plan = record.step("plan", lambda: _plan(controller, plan_id), lambda p: p.describe())
-        capacity_before = _applied_capacity(controller)
-        status = record.step("gate-apply", lambda: _gate_and_apply(controller, plan), str)
-        controller.plan_store.add(
-            plan_id, cycle_id, now, status, {"describe": plan.describe()}, variables
+        review = record.step(
+            "review",
+            lambda: review_plan(controller, plan, allocation, before, now),
+            lambda r: r.one_line(),
         )
+        capacity_before = _applied_capacity(controller)
+        controller.plan_store.add(
+            plan_id,
+            cycle_id,
+            now,
+            "planned",
+            {"describe": plan.describe(), "review": review.to_dict()},
+            variables,
+        )
+        status = record.step("gate-apply", lambda: _gate_and_apply(controller, review), str)
+        controller.plan_store.set_status(plan_id, status)
         state = record.step(
             "state",
             lambda: controller.state_store.save(
@@ -179,6 +204,8 @@ def run_cycle(controller: Controller) -> CycleOutcome:
         status,
         state,
         interrupted,
+        review,
+        tuple(allocation.load_balancers),
     )
     controller.run_store.finish_cycle(cycle_id, "ok", plan.describe(), None)
     _advance_replay_clock(controller, ingested)
@@ -186,25 +213,34 @@ def run_cycle(controller: Controller) -> CycleOutcome:
     return outcome
 
 
-def _render(controller: Controller, allocations: list[FleetAllocation]) -> dict[str, Any]:
+def _render(controller: Controller, allocation: steps.AllocationSet) -> dict[str, Any]:
     controller.workspace.prepare()
-    controller.renderer.write(allocations, controller.workspace.stack_dir)
-    return controller.renderer.variables(allocations)
+    fleets, balancers = allocation.fleets, allocation.load_balancers
+    controller.renderer.write(fleets, controller.workspace.stack_dir, balancers)
+    return controller.renderer.variables(fleets, balancers)
 
 
 def _plan(controller: Controller, plan_id: str) -> PlanSummary:
     return controller.workspace.plan(plan_id)
 
 
-def _gate_and_apply(controller: Controller, plan: PlanSummary) -> PlanStatus:
-    if not plan.has_changes:
+def _gate_and_apply(controller: Controller, review: PlanReview) -> PlanStatus:
+    """The review's verdict decides; a violated guardrail holds the plan for approval.
+
+    A failed apply raises with Terraform's diagnostics: the plan is marked failed and the cycle
+    stops before the state step, so the previous state document stays in place.
+    """
+    if review.verdict == "no-changes":
         return "no-changes"
-    mode = controller.config.apply_mode
-    if mode == "plan-only":
+    if review.verdict == "plan-only":
         return "plan-only"
-    if mode == "review":
+    if review.verdict in ("needs-approval", "held"):
         return "waiting-for-review"
-    controller.workspace.apply(plan.plan_id)
+    try:
+        controller.workspace.apply(review.plan_id)
+    except BaseException:
+        controller.plan_store.set_status(review.plan_id, "failed")
+        raise
     return "applied"
 
 

@@ -9,7 +9,13 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from controller.allocation.capacity import FleetRule
-from controller.simulation.policies import Policy, PredictivePolicy, ReactivePolicy, StaticPolicy
+from controller.simulation.policies import (
+    SIMULATED_TYPE,
+    Policy,
+    PredictivePolicy,
+    ReactivePolicy,
+    StaticPolicy,
+)
 from controller.simulation.run import SimulationResult, simulate
 from controller.workflow.demand_forecast import forecast_demand
 
@@ -57,18 +63,18 @@ def build_policy(
         rule = FleetRule(
             name="simulated",
             region="simulated",
-            instance_type="simulated",
-            capacity_per_instance=settings.capacity_per_instance,
+            allowed_types=(SIMULATED_TYPE,),
+            instance_type=SIMULATED_TYPE,
             target_utilization=settings.predictive_target,
             min_size=settings.min_size,
             max_size=settings.max_size,
             warmup=settings.warmup,
             quantile_label="p95" if settings.predictive_quantile == 0.95 else "mean",
-            lb_capacity_per_unit=1e9,
         )
         return PredictivePolicy(
             forecast_demand,
             rule,
+            settings.capacity_per_instance,
             start,
             safety_net=reactive(settings.predictive_target),
             reforecast_minutes=_minutes(settings.interval),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -11,13 +12,17 @@ import numpy as np
 from controller.adapters.event_file import FileEventSource
 from controller.adapters.persona_files import PersonaFile, load_persona_directory
 from controller.adapters.storage.ingest_store import IngestStore
-from controller.adapters.storage.metric_store import MetricStore
+from controller.adapters.storage.metric_store import MetricStore, sessions_per_bucket
 from controller.adapters.storage.persona_store import PersonaStore
 from controller.allocation.capacity import FleetRule, allocate
+from controller.allocation.catalog import Catalog, load_catalog
+from controller.allocation.demand import FleetPlacement, PersonaDemand, Profile, fleet_demands
+from controller.allocation.load_balancers import allocate_load_balancers
 from controller.config import ControllerConfig, FleetConfig
-from controller.domain.allocation import FleetAllocation
+from controller.domain.allocation import FleetAllocation, LoadBalancerAllocation
 from controller.domain.errors import ConfigError
 from controller.domain.forecast import Forecast
+from controller.domain.persona import ResourceProfile
 from controller.domain.series import floor_time, resample_mean
 from controller.forecasting.seasonal_naive import SeasonalNaive
 from controller.ingest.aggregate import aggregate
@@ -166,27 +171,157 @@ def forecast_personas(
     return forecasts
 
 
-def fleet_rule(fleet: FleetConfig) -> FleetRule:
+def fleet_rule(
+    fleet: FleetConfig,
+    catalog: Catalog | None = None,
+    in_force: str | None = None,
+    index: int = 0,
+) -> FleetRule:
+    """The allocator's rule for fleets[index]; `in_force` is the instance type last applied."""
+    catalog = catalog or load_catalog()
+    allowed = tuple(fleet.allowed_instance_types or catalog.names("x86_64"))
+    unknown = [name for name in (*allowed, fleet.instance_type) if catalog.get(name) is None]
+    if unknown:
+        key = "allowed_instance_types" if unknown[0] in allowed else "instance_type"
+        raise ConfigError(
+            f"fleets.{index}.{key}: {unknown[0]!r} is not in the instance type catalog "
+            f"(known: {', '.join(catalog.names())})"
+        )
     return FleetRule(
         name=fleet.name,
         region=fleet.region,
-        instance_type=fleet.instance_type,
-        capacity_per_instance=fleet.capacity_per_instance,
+        allowed_types=allowed,
+        instance_type=in_force if in_force and catalog.get(in_force) else fleet.instance_type,
         target_utilization=fleet.target_utilization,
         min_size=fleet.min_instances,
         max_size=fleet.max_instances,
         warmup=fleet.warmup,
         quantile_label=fleet.quantile,
-        lb_capacity_per_unit=fleet.lb_capacity_per_unit,
+        type_change_min_saving=fleet.type_change_min_saving,
+        scale_in_stabilization=fleet.scale_in_stabilization,
+        scale_in_rate=fleet.scale_in_rate,
+        max_capacity_breach=fleet.max_capacity_breach,
+        max_capacity_buffer=fleet.max_capacity_buffer,
+        schedule_horizon=fleet.schedule_horizon,
+        load_balancer=fleet.load_balancer,
     )
 
 
+@dataclass(frozen=True)
+class SessionStats:
+    """How a persona's forecast of events/s becomes active sessions, measured in the store."""
+
+    sessions_per_event_rate: float
+    """mean active sessions per bucket / mean events per second, over the history window"""
+    recent: np.ndarray
+    """active sessions per forecast step (mean of buckets), most recent last, ending at origin"""
+
+
+RECENT = timedelta(hours=2)
+
+
+def session_stats(
+    config: ControllerConfig, personas: PersonaSet, metrics: MetricStore, origin: datetime
+) -> dict[str, SessionStats]:
+    """Per persona: the measured sessions-per-(event/s) factor and recent active sessions."""
+    bucket, step = config.events.bucket, config.forecast.step
+    start = origin - config.forecast.history
+    stats = {}
+    for key in personas.keys:
+        sessions = sessions_per_bucket(metrics, key, start, origin, bucket)
+        events = metrics.events_per_bucket(key, start, origin, bucket)
+        seen = ~np.isnan(sessions.values) & ~np.isnan(events.values)
+        event_rate = float(np.sum(events.values[seen])) / bucket.total_seconds()
+        factor = float(np.sum(sessions.values[seen])) / event_rate if event_rate > 0 else 0.0
+        tail = int(RECENT / bucket)
+        recent_series = sessions.values[-tail:] if tail else sessions.values[:0]
+        per_step = max(1, int(step / bucket))
+        whole = len(recent_series) // per_step * per_step
+        blocks = recent_series[len(recent_series) - whole :].reshape(-1, per_step)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-gap block is NaN, on purpose
+            means = np.nanmean(blocks, axis=1) if blocks.size else np.zeros(0)
+        stats[key] = SessionStats(factor, np.asarray(means, dtype=np.float64))
+    return stats
+
+
+@dataclass(frozen=True)
+class AllocationSet:
+    fleets: list[FleetAllocation]
+    load_balancers: list[LoadBalancerAllocation]
+
+
 def allocate_fleets(
-    config: ControllerConfig, personas: PersonaSet, forecasts: dict[str, Forecast], origin: datetime
-) -> list[FleetAllocation]:
-    allocations = []
+    config: ControllerConfig,
+    personas: PersonaSet,
+    forecasts: dict[str, Forecast],
+    origin: datetime,
+    sessions: dict[str, SessionStats] | None = None,
+    in_force: dict[str, str] | None = None,
+    lb_units_in_force: dict[str, int] | None = None,
+    learned_profiles: dict[str, ResourceProfile] | None = None,
+    catalog: Catalog | None = None,
+) -> AllocationSet:
+    """Forecast events/s x measured sessions per (event/s) = sessions; x profile = demand.
+
+    `sessions` defaults to one session per event/s when no measurement is given (tests).
+    """
+    catalog = catalog or load_catalog()
+    step = config.forecast.step
+    in_force = in_force or {}
+    learned_profiles = learned_profiles or {}
+    by_key = {f.persona.key: f.persona for f in personas.files}
+    groups: dict[tuple[str, timedelta], list[FleetConfig]] = {}
+    position = {fleet.name: index for index, fleet in enumerate(config.fleets)}
     for fleet in config.fleets:
-        quantile = QUANTILES[fleet.quantile]
-        demand = {key: forecasts[key].level(quantile) for key in personas.served_by[fleet.name]}
-        allocations.append(allocate(fleet_rule(fleet), demand, origin, config.forecast.step))
-    return allocations
+        groups.setdefault((fleet.quantile, fleet.scale_in_stabilization), []).append(fleet)
+    results: dict[str, FleetAllocation] = {}
+    demands = {}
+    for (quantile_label, window), fleets in groups.items():
+        quantile = QUANTILES[quantile_label]
+        keys = sorted({k for fleet in fleets for k in personas.served_by[fleet.name]})
+        persona_demands = []
+        for key in keys:
+            persona = by_key[key]
+            stats = (sessions or {}).get(key)
+            factor = stats.sessions_per_event_rate if stats else 1.0
+            rate = np.maximum(np.nan_to_num(forecasts[key].level(quantile), nan=0.0), 0.0)
+            learned = learned_profiles.get(key)
+            profile = learned or persona.resource_profile
+            observed = None
+            if stats is not None:
+                steps_back = max(1, int(window / step))
+                recent = stats.recent[-steps_back:]
+                if recent.size and np.any(~np.isnan(recent)):
+                    observed = float(np.nanmax(recent))
+            persona_demands.append(
+                PersonaDemand(
+                    key=key,
+                    sessions=rate * factor,
+                    requests_per_s=rate,
+                    profile=Profile(
+                        profile.cpu_demand,
+                        float(profile.memory_demand),
+                        float(profile.network_bandwidth),
+                        float(profile.io_operations),
+                    ),
+                    profile_source="learned" if learned else "declared",
+                    regions=persona.traffic_pattern.geographic_distribution,
+                    observed_sessions=observed,
+                    note=f"sessions = events/s x {factor:.1f} measured"
+                    if stats
+                    else "sessions = events/s (no measured factor)",
+                )
+            )
+        group_demands = fleet_demands(
+            persona_demands,
+            {f.name: personas.served_by[f.name] for f in fleets},
+            [FleetPlacement(f.name, f.region) for f in fleets],
+        )
+        demands.update(group_demands)
+        for fleet in fleets:
+            rule = fleet_rule(fleet, catalog, in_force.get(fleet.name), position[fleet.name])
+            results[fleet.name] = allocate(rule, group_demands[fleet.name], origin, step, catalog)
+    ordered = [results[f.name] for f in config.fleets]
+    fleets_out, balancers = allocate_load_balancers(ordered, demands, lb_units_in_force)
+    return AllocationSet(fleets_out, balancers)

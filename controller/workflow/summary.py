@@ -55,11 +55,14 @@ def format_outcome(outcome: CycleOutcome, clock_mode: str) -> str:
     status = {
         "applied": "applied",
         "no-changes": "nothing to apply",
-        "waiting-for-review": "waiting for review (apply_mode: review)",
+        "waiting-for-review": "waiting for `fleetctl approve`",
         "plan-only": "not applied (apply_mode: plan-only)",
         "failed": "failed",
     }[outcome.plan_status]
-    lines.append(f"  plan       {outcome.plan.plan_id}: {outcome.plan.describe()}; {status}")
+    if outcome.review is not None:
+        lines.append(f"  plan       {outcome.review.one_line(status)}")
+    else:
+        lines.append(f"  plan       {outcome.plan.plan_id}: {outcome.plan.describe()}; {status}")
     return "\n".join(lines)
 
 

@@ -65,3 +65,34 @@ class MetricStore:
                 record = dict(row._mapping)
                 record["bucket"] = from_epoch(int(row.bucket)).isoformat().replace("+00:00", "Z")
                 yield record
+
+
+def sessions_per_bucket(
+    store: MetricStore, persona: str, start: datetime, end: datetime, bucket: timedelta
+) -> Series:
+    """Active sessions (distinct sessions with an event) in each bucket of [start, end).
+
+    Same gap rules as `MetricStore.events_per_bucket`: covered buckets without rows are zero,
+    buckets the stream never covered are NaN.
+    """
+    events = store.events_per_bucket(persona, start, end, bucket)
+    values = np.where(np.isnan(events.values), np.nan, 0.0)
+    size = int(bucket.total_seconds())
+    first, stop = to_epoch(start), to_epoch(end)
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(metrics.c.bucket, func.sum(metrics.c.sessions))
+            .where(
+                and_(
+                    metrics.c.persona == persona,
+                    metrics.c.bucket >= first,
+                    metrics.c.bucket < stop,
+                )
+            )
+            .group_by(metrics.c.bucket)
+        )
+        for bucket_start, sessions in rows:
+            index = (int(bucket_start) - first) // size
+            if 0 <= index < len(values):
+                values[index] = float(sessions)
+    return Series(persona, start, bucket, values)

@@ -11,7 +11,12 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
+import os
 import shutil
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +36,8 @@ class TerraformWorkspace:
         self.workdir = workdir
         self.stack_dir = workdir / "stack"
         self.plans_dir = workdir / "plans"
+        self._lock_depth = 0
+        self._lock_owner: int | None = None  # thread holding the flock (re-entrant for it only)
 
     def prepare(self) -> None:
         """Copy the stack in (removing files the stack no longer has) and init if it changed."""
@@ -67,12 +74,12 @@ class TerraformWorkspace:
         self._check("show", shown)
         return parse_plan(plan_id, shown.stdout)
 
-    def apply(self, plan_id: str) -> TerraformResult:
+    def apply(self, plan_id: str, holder: str = "cycle") -> TerraformResult:
         """Apply exactly the saved plan; Terraform refuses it if the state moved since."""
         planfile = self.plans_dir / f"{plan_id}.tfplan"
         if not planfile.is_file():
             raise PermanentError(f"plan {plan_id} has no saved plan file at {planfile}")
-        with self._apply_lock():
+        with self.apply_lock(f"{holder} applying {plan_id}"):
             result = self.runner.run(self.stack_dir, "apply", [*COMMON, str(planfile.resolve())])
         return self._check("apply", result)
 
@@ -82,16 +89,53 @@ class TerraformWorkspace:
             old.unlink(missing_ok=True)
 
     @contextmanager
-    def _apply_lock(self) -> Iterator[None]:
+    def apply_lock(self, holder: str) -> Iterator[None]:
+        """One apply at a time per working directory (and so per state file).
+
+        An flock on `apply.lock`, released by the kernel if the holder dies; while held the file
+        says who holds it and since when, so contention reports holder and age. Re-entrant
+        within this workspace object (approve holds it across re-plan and apply).
+        """
+        if self._lock_depth and self._lock_owner == threading.get_ident():
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+            return
+        self.workdir.mkdir(parents=True, exist_ok=True)
         lock_path = self.workdir / "apply.lock"
         with lock_path.open("a+") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise TemporaryError(f"another apply holds {lock_path}") from None
+                raise TemporaryError(
+                    f"another apply is running ({describe_lock_holder(lock_path)}); "
+                    f"lock {lock_path}"
+                ) from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(
+                json.dumps(
+                    {
+                        "holder": holder,
+                        "pid": os.getpid(),
+                        "host": socket.gethostname(),
+                        "since": time.time(),
+                    }
+                )
+            )
+            handle.flush()
+            self._lock_depth = 1
+            self._lock_owner = threading.get_ident()
             try:
                 yield
             finally:
+                self._lock_depth = 0
+                self._lock_owner = None
+                handle.seek(0)
+                handle.truncate()
+                handle.flush()
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     @staticmethod
@@ -99,3 +143,18 @@ class TerraformWorkspace:
         if result.exit_code != 0:
             raise TerraformError(command, result.exit_code, result.stderr or result.stdout)
         return result
+
+
+def describe_lock_holder(lock_path: Path, now: float | None = None) -> str:
+    """'cycle applying 000003-ab (pid 41, host h) for 12s', from the lock file's content."""
+    try:
+        info = json.loads(lock_path.read_text() or "{}")
+    except (OSError, json.JSONDecodeError):
+        info = {}
+    if not info:
+        return "holder unknown"
+    age = (now if now is not None else time.time()) - float(info.get("since", 0))
+    return (
+        f"held by {info.get('holder', '?')} (pid {info.get('pid', '?')} on "
+        f"{info.get('host', '?')}) for {age:.0f}s"
+    )

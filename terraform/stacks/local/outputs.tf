@@ -7,3 +7,8 @@ output "scheduled_actions" {
   description = "Number of scheduled actions per fleet."
   value       = { for name, fleet in var.fleets : name => length(fleet.scheduled_actions) }
 }
+
+output "load_balancer_capacity_units" {
+  description = "LCU reservation per load balancer."
+  value       = { for name, lb in var.load_balancers : name => lb.capacity_units }
+}

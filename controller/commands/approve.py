@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import argparse
+
+from controller.commands.common import Subparsers, cli_config
+
+
+def register(sub: Subparsers) -> None:
+    parser = sub.add_parser(
+        "approve",
+        help="apply a held plan: plans again first and refuses if the plan changed",
+    )
+    parser.add_argument("plan_id", metavar="PLAN_ID", help="as printed by `fleetctl plan`")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from controller.workflow.review_step import approve
+    from controller.workflow.wiring import build_controller
+
+    controller = build_controller(cli_config(args))
+    try:
+        approval = approve(controller, args.plan_id)
+    finally:
+        controller.close()
+    print(approval.message)
+    return 0

@@ -1,0 +1,137 @@
+"""Review, gate and approval of plans: guardrails from config, baseline from the last apply.
+
+tofu-controller's approval flow: a held plan is applied only by `fleetctl approve PLAN_ID`, which
+first plans again from the same variables and refuses if the plan is not the one reviewed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from controller.adapters.review_files import save_review
+from controller.adapters.storage.plan_store import StoredPlan
+from controller.allocation.catalog import Catalog, load_catalog
+from controller.config import ControllerConfig
+from controller.domain.errors import InputError, PermanentError
+from controller.domain.plan import PlanSummary
+from controller.review.guardrails import Guardrails
+from controller.review.model import FleetBaseline, PlanReview, build_review
+from controller.workflow.steps import AllocationSet
+from controller.workflow.wiring import Controller
+
+APPROVABLE = ("waiting-for-review", "plan-only")
+
+
+def reviews_dir(config: ControllerConfig) -> Path:
+    return config.data_dir / "plans"
+
+
+def guardrails_from(config: ControllerConfig) -> Guardrails:
+    g = config.guardrails
+    return Guardrails(
+        max_change_per_cycle=g.max_change_per_cycle,
+        max_instances=g.max_instances,
+        max_cost_increase_per_hour=g.max_cost_increase_per_hour,
+        allow_destroy=g.allow_destroy,
+        allowed_instance_types=tuple(g.allowed_instance_types)
+        if g.allowed_instance_types is not None
+        else None,
+    )
+
+
+@dataclass(frozen=True)
+class InForce:
+    """What the last applied plan put in force."""
+
+    fleets: dict[str, FleetBaseline]
+    lb_units: dict[str, int]
+
+    @property
+    def instance_types(self) -> dict[str, str]:
+        return {name: f.instance_type for name, f in self.fleets.items()}
+
+
+def in_force(last: StoredPlan | None, catalog: Catalog | None = None) -> InForce:
+    catalog = catalog or load_catalog()
+    variables = last.variables if last else {}
+    fleets = variables.get("fleets", {})
+    balancers = variables.get("load_balancers", {})
+    assert isinstance(fleets, dict) and isinstance(balancers, dict)
+    baseline = {}
+    for name, f in fleets.items():
+        kind = catalog.get(str(f.get("instance_type", "")))
+        baseline[name] = FleetBaseline(
+            capacity=int(f["desired_capacity"]),
+            instance_type=str(f.get("instance_type", "")),
+            max_size=int(f.get("max_size", 0)),
+            price_per_hour=kind.price(str(f.get("region", ""))) if kind else None,
+        )
+    units = {name: int(lb["capacity_units"]) for name, lb in balancers.items()}
+    return InForce(baseline, units)
+
+
+def review_plan(
+    controller: Controller,
+    plan: PlanSummary,
+    allocation: AllocationSet,
+    before: InForce,
+    now: datetime,
+) -> PlanReview:
+    """Build the review, save it as Markdown and JSON under the plan id, return it."""
+    review = build_review(
+        plan,
+        allocation.fleets,
+        allocation.load_balancers,
+        before.fleets,
+        before.lb_units,
+        guardrails_from(controller.config),
+        controller.config.apply_mode,
+        now,
+    )
+    save_review(review, reviews_dir(controller.config))
+    return review
+
+
+@dataclass(frozen=True)
+class Approval:
+    plan_id: str
+    recheck_id: str
+    applied: bool
+    message: str
+
+
+def approve(controller: Controller, plan_id: str) -> Approval:
+    """Re-plan the approved variables; apply the saved plan only if nothing changed."""
+    stored = controller.plan_store.get(plan_id)
+    if stored is None:
+        raise InputError(f"no plan {plan_id!r} in {controller.config.sqlalchemy_url}")
+    if stored.status not in APPROVABLE:
+        raise InputError(
+            f"plan {plan_id} is {stored.status}; only a plan waiting for review can be approved"
+        )
+    review = stored.summary.get("review")
+    approved = review.get("fingerprint") if isinstance(review, dict) else None
+    if not approved:
+        raise PermanentError(f"plan {plan_id} has no reviewed fingerprint to compare against")
+    workspace = controller.workspace
+    recheck_id = f"{plan_id}-recheck"
+    with workspace.apply_lock(f"approve {plan_id}"):
+        workspace.prepare()
+        controller.renderer.write_variables(stored.variables, workspace.stack_dir)
+        again = workspace.plan(recheck_id)
+        if again.fingerprint != approved:
+            controller.plan_store.set_status(plan_id, "stale")
+            raise PermanentError(
+                f"refused: plan {plan_id} changed since it was reviewed (now: "
+                f"{again.describe()}); the state or the stack moved. Run `fleetctl plan` and "
+                f"review the new plan."
+            )
+        try:
+            workspace.apply(plan_id, holder="approve")
+        except BaseException:
+            controller.plan_store.set_status(plan_id, "failed")
+            raise
+    controller.plan_store.set_status(plan_id, "applied")
+    return Approval(plan_id, recheck_id, True, f"plan {plan_id} re-planned unchanged and applied")

@@ -1,0 +1,67 @@
+# Inputs rendered by the controller (templates/fleets.auto.tfvars.json.j2), plus the account's
+# environment. stacks/aws and stacks/local declare exactly the same variables; a test holds them
+# equal (the local stack ignores `environment`).
+
+variable "fleets" {
+  description = "Capacity per fleet, as decided by the controller's allocator."
+  type = map(object({
+    region                 = string
+    instance_type          = string
+    min_size               = number
+    max_size               = number
+    desired_capacity       = number
+    load_balancer          = string
+    target_cpu_utilization = number
+    instance_warmup        = number
+    scheduled_actions = list(object({
+      name             = string
+      start_time       = string
+      desired_capacity = number
+      min_size         = number
+      max_size         = number
+    }))
+  }))
+
+  validation {
+    condition     = alltrue([for f in values(var.fleets) : f.min_size <= f.desired_capacity && f.desired_capacity <= f.max_size])
+    error_message = "Every fleet needs min_size <= desired_capacity <= max_size."
+  }
+
+  validation {
+    condition     = alltrue([for f in values(var.fleets) : length(f.scheduled_actions) <= 100])
+    error_message = "An autoscaling group takes at most 100 scheduled actions."
+  }
+}
+
+variable "load_balancers" {
+  description = "Application load balancers: LCU reservation and target-group weights per fleet."
+  type = map(object({
+    region         = string
+    capacity_units = number
+    weights        = map(number)
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for lb in values(var.load_balancers) : alltrue([for w in values(lb.weights) : w >= 0 && w <= 999])])
+    error_message = "Target-group weights are between 0 and 999."
+  }
+}
+
+variable "environment" {
+  description = "Where the fleets run (set once per account, e.g. in environment.auto.tfvars)."
+  type = object({
+    name_prefix     = string
+    vpc_id          = string
+    subnet_ids      = list(string)
+    image_id        = string
+    security_groups = list(string)
+  })
+  default = {
+    name_prefix     = "fleet"
+    vpc_id          = ""
+    subnet_ids      = []
+    image_id        = ""
+    security_groups = []
+  }
+}
