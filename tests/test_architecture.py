@@ -17,6 +17,7 @@ LAYERS = [
         "controller.allocation",
         "controller.simulation",
         "controller.review",
+        "controller.feedback",
     ),
     ("controller.adapters",),
     ("controller.config",),

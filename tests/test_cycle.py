@@ -43,6 +43,7 @@ def test_a_cycle_ingests_forecasts_allocates_plans_applies_and_records_state(
         "personas",
         "ingest",
         "forecast",
+        "feedback",
         "allocate",
         "render",
         "plan",
@@ -148,3 +149,26 @@ def test_a_cycle_left_running_by_a_crash_is_reported_and_marked_interrupted(
     assert outcome.interrupted_before == (crashed,)
     statuses = {r.cycle_id: r.status for r in controller.run_store.recent(5)}
     assert statuses[crashed] == "interrupted"
+
+
+def test_forecasts_are_kept_and_scored_against_what_happened_next(
+    project: Path, two_day_events: Path, clock: FixedClock
+) -> None:
+    config = load_config(project)
+    clock.set(clock.now() - timedelta(hours=12))
+    controller = build_controller(config, clock=clock)
+    try:
+        first = run_cycle(controller)
+        clock.advance(timedelta(hours=6))
+        second = run_cycle(controller)
+    finally:
+        controller.close()
+    assert first.state.feedback == {}  # nothing realized yet
+    feedback = second.state.feedback
+    assert set(feedback) >= {
+        "peak-hour-shopper.mase",
+        "peak-hour-shopper.bias",
+        "peak-hour-shopper.coverage",
+    }
+    assert 0.0 <= feedback["peak-hour-shopper.coverage"] <= 1.0
+    assert feedback["peak-hour-shopper.mase"] > 0

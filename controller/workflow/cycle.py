@@ -23,6 +23,7 @@ from controller.domain.series import floor_time
 from controller.domain.state import FleetStateDocument, PlanStatus
 from controller.review.model import PlanReview
 from controller.workflow import steps
+from controller.workflow.feedback_step import score_and_keep
 from controller.workflow.review_step import in_force, review_plan
 from controller.workflow.state_document import build_state_document
 from controller.workflow.wiring import REPLAY_POSITION_KEY, Controller
@@ -126,6 +127,21 @@ def run_cycle(controller: Controller) -> CycleOutcome:
             lambda: steps.forecast_personas(config, personas, controller.metric_store, origin),
             lambda f: f"{len(f)} series from {origin.isoformat()}",
         )
+        scores = record.step(
+            "feedback",
+            lambda: score_and_keep(
+                config,
+                controller.metric_store,
+                controller.forecast_store,
+                cycle_id,
+                forecasts,
+                origin,
+            ),
+            lambda s: (
+                ", ".join(f"{k} MASE {v.mase:.2f}" for k, v in s.items() if v.mase is not None)
+                or "no realized forecasts yet"
+            ),
+        )
         before = in_force(controller.plan_store.last_applied())
         allocation = record.step(
             "allocate",
@@ -180,6 +196,9 @@ def run_cycle(controller: Controller) -> CycleOutcome:
                     capacity_before,
                     plan,
                     status,
+                    feedback={
+                        k: v for score in scores.values() for k, v in score.as_feedback().items()
+                    },
                 )
             ),
             lambda s: f"version {s.version}",

@@ -37,6 +37,7 @@ def build_state_document(
     capacity_before: dict[str, int | None],
     plan: PlanSummary,
     status: PlanStatus,
+    feedback: dict[str, float] | None = None,
 ) -> FleetStateDocument:
     return FleetStateDocument(
         generated_at=datetime.now(UTC),
@@ -79,6 +80,7 @@ def build_state_document(
             destroy=plan.count("delete"),
             replace=plan.count("replace"),
         ),
+        feedback=feedback or {},
         incidents=[
             Incident(
                 cycle_id=record.cycle_id, step=step.step, status=step.status, error=step.error or ""

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from controller.adapters.event_file import FileEventSource
 from controller.adapters.rendering import VariableRenderer
 from controller.adapters.storage.db import connect
+from controller.adapters.storage.forecast_store import ForecastStore
 from controller.adapters.storage.ingest_store import IngestStore
 from controller.adapters.storage.meta_store import MetaStore
 from controller.adapters.storage.metric_store import MetricStore
@@ -43,6 +44,7 @@ class Controller:
     state_store: StateStore
     meta_store: MetaStore
     persona_store: PersonaStore
+    forecast_store: ForecastStore
     renderer: VariableRenderer
     workspace: TerraformWorkspace
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
@@ -79,6 +81,7 @@ def build_controller(
         state_store=StateStore(engine, mirror=config.data_dir / "state.json"),
         meta_store=meta_store,
         persona_store=PersonaStore(engine, clock),
+        forecast_store=ForecastStore(engine),
         renderer=VariableRenderer(templates),
         workspace=TerraformWorkspace(
             runner or _runner(config), config.terraform.stack, config.terraform_workdir

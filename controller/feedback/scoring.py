@@ -1,0 +1,107 @@
+"""Scoring stored forecasts against the realized series.
+
+For each forecast and each step whose bucket has since been observed (not a gap):
+    error = actual - mean;  covered = p05 <= actual <= p95
+Per persona over a window of forecasts:
+    MASE      = mean |error| / in-sample MAE of the seasonal naive (m = 1 day) on the actuals
+    bias      = mean(error) / mean(actual)   (> 0: forecasts too low)
+    coverage  = share of covered points      (target 0.90 for the p05..p95 band)
+Residuals per horizon step feed the interval re-calibration (conformal: quantiles of the
+realized errors at each lead time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+import numpy as np
+
+from controller.domain.forecast import Forecast
+from controller.domain.series import FloatArray, Series
+
+DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class RealizedErrors:
+    """errors[i, h]: forecast i's error at lead h (NaN where not yet observed)."""
+
+    errors: FloatArray
+    actual: FloatArray
+    covered: FloatArray
+    """1.0 inside p05..p95, 0.0 outside, NaN unobserved or no band"""
+
+
+@dataclass(frozen=True)
+class ForecastScore:
+    series_id: str
+    forecasts: int
+    points: int
+    mase: float | None
+    bias: float | None
+    coverage: float | None
+
+    def as_feedback(self) -> dict[str, float]:
+        values = {"mase": self.mase, "bias": self.bias, "coverage": self.coverage}
+        return {f"{self.series_id}.{k}": round(v, 4) for k, v in values.items() if v is not None}
+
+
+def realized(forecasts: Sequence[Forecast], actual: Series) -> RealizedErrors:
+    horizon = max((f.horizon for f in forecasts), default=0)
+    shape = (len(forecasts), horizon)
+    errors, truth, covered = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
+    for i, forecast in enumerate(forecasts):
+        if forecast.step != actual.step:
+            raise ValueError(
+                f"forecast step {forecast.step} differs from the actuals' {actual.step}"
+            )
+        offset = int((forecast.origin - actual.start) / actual.step)
+        for h in range(forecast.horizon):
+            index = offset + h
+            if 0 <= index < len(actual) and not np.isnan(actual.values[index]):
+                value = float(actual.values[index])
+                truth[i, h] = value
+                errors[i, h] = value - float(forecast.mean[h])
+                low, high = forecast.quantiles.get(0.05), forecast.quantiles.get(0.95)
+                if low is not None and high is not None:
+                    covered[i, h] = float(low[h] <= value <= high[h])
+    return RealizedErrors(errors, truth, covered)
+
+
+def seasonal_naive_mae(actual: Series) -> float | None:
+    m = max(1, int(DAY / actual.step))
+    values = actual.values
+    if values.shape[0] <= m:
+        return None
+    diffs = np.abs(values[m:] - values[:-m])
+    diffs = diffs[~np.isnan(diffs)]
+    return float(diffs.mean()) if diffs.size and diffs.mean() > 0 else None
+
+
+def score(series_id: str, forecasts: Sequence[Forecast], actual: Series) -> ForecastScore:
+    result = realized(forecasts, actual)
+    observed = ~np.isnan(result.errors)
+    points = int(observed.sum())
+    if points == 0:
+        return ForecastScore(series_id, len(forecasts), 0, None, None, None)
+    errors = result.errors[observed]
+    truth = result.actual[observed]
+    scale = seasonal_naive_mae(actual)
+    mean_truth = float(truth.mean())
+    banded = result.covered[~np.isnan(result.covered)]
+    return ForecastScore(
+        series_id=series_id,
+        forecasts=len(forecasts),
+        points=points,
+        mase=float(np.abs(errors).mean() / scale) if scale else None,
+        bias=float(errors.mean() / mean_truth) if mean_truth > 0 else None,
+        coverage=float(banded.mean()) if banded.size else None,
+    )
+
+
+def residuals_by_lead(forecasts: Sequence[Forecast], actual: Series) -> list[FloatArray]:
+    """Realized errors at each lead time (observed points only): the conformal calibration set."""
+    errors = realized(forecasts, actual).errors
+    return [column[~np.isnan(column)] for column in errors.T]
