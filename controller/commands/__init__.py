@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "personas",
     "demo_events",
     "simulate",
+    "report",
     "plan",
     "approve",
 )

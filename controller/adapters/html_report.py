@@ -1,0 +1,162 @@
+"""The HTML report: forecast vs actual per persona, capacity vs demand per fleet, errors, plans,
+drift and anomalies. Plots are matplotlib PNGs next to index.html (no pyplot, no display)."""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from controller.adapters.files import write_atomically
+from controller.workflow.report import FleetPanel, PersonaPanel, ReportData
+
+
+def write_html_report(data: ReportData, directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    persona_images = [_persona_plot(panel, directory) for panel in data.personas]
+    fleet_images = [_fleet_plot(panel, directory) for panel in data.fleets]
+    page = directory / "index.html"
+    write_atomically(page, _page(data, persona_images, fleet_images))
+    return page
+
+
+def _times(start: datetime, step: timedelta, count: int) -> np.ndarray:
+    naive = start.replace(tzinfo=None)  # all times are UTC; numpy keeps no zone
+    return np.array([naive + step * i for i in range(count)], dtype="datetime64[s]")
+
+
+def _persona_plot(panel: PersonaPanel, directory: Path) -> str:
+    figure = Figure(figsize=(11, 3.2), dpi=100)
+    axis = figure.subplots()
+    actual = panel.actual
+    axis.plot(
+        _times(actual.start, actual.step, len(actual)),
+        actual.values,
+        color="black",
+        linewidth=0.8,
+        label="actual",
+    )
+    if panel.hour_ahead:
+        when, value = zip(*panel.hour_ahead, strict=True)
+        axis.plot(
+            when,
+            value,
+            color="tab:green",
+            linewidth=0.8,
+            alpha=0.8,
+            label="forecast made 1 h earlier",
+        )
+    if panel.latest is not None:
+        f = panel.latest
+        times = _times(f.origin, f.step, f.horizon)
+        axis.plot(
+            times, f.mean, color="tab:blue", linewidth=1.0, label=f"latest forecast ({f.model})"
+        )
+        if 0.05 in f.quantiles and 0.95 in f.quantiles:
+            axis.fill_between(
+                times,
+                f.quantiles[0.05],
+                f.quantiles[0.95],
+                color="tab:blue",
+                alpha=0.2,
+                label="p05-p95",
+            )
+    axis.set_title(f"{panel.key}: events per second")
+    axis.legend(loc="upper left", fontsize=8, ncols=4)
+    axis.grid(alpha=0.3)
+    figure.autofmt_xdate()
+    figure.tight_layout()
+    name = f"persona-{panel.key}.png"
+    figure.savefig(directory / name)
+    return name
+
+
+def _fleet_plot(panel: FleetPanel, directory: Path) -> str:
+    figure = Figure(figsize=(11, 3.2), dpi=100)
+    axis = figure.subplots()
+    if panel.capacity:
+        when, count = zip(*panel.capacity, strict=True)
+        axis.step(
+            when, count, where="post", color="tab:orange", label="desired instances (each plan)"
+        )
+    axis.set_ylabel("instances")
+    if panel.demand is not None:
+        other = axis.twinx()
+        d = panel.demand
+        other.plot(
+            _times(d.start, d.step, len(d)), d.values, color="black", linewidth=0.7, label="demand"
+        )
+        other.set_ylabel("events/s")
+        other.legend(loc="upper right", fontsize=8)
+    axis.set_title(
+        f"fleet {panel.name}: capacity vs demand ({', '.join(panel.personas) or 'no personas'})"
+    )
+    axis.legend(loc="upper left", fontsize=8)
+    axis.grid(alpha=0.3)
+    figure.autofmt_xdate()
+    figure.tight_layout()
+    name = f"fleet-{panel.name}.png"
+    figure.savefig(directory / name)
+    return name
+
+
+def _rows(rows: list[list[str]]) -> str:
+    return "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
+    )
+
+
+def _page(data: ReportData, persona_images: list[str], fleet_images: list[str]) -> str:
+    state = data.state
+    errors = sorted({k.rsplit(".", 1)[0] for k in state.feedback})
+    error_rows = [
+        [p] + [_fmt(state.feedback.get(f"{p}.{m}")) for m in ("mase", "bias", "coverage")]
+        for p in errors
+    ]
+    plan_rows = [
+        [
+            p.plan_id,
+            p.created_at.strftime("%Y-%m-%d %H:%MZ"),
+            p.status,
+            str(p.summary.get("describe", "")),
+        ]
+        for p in data.plans
+    ]
+    fleet_rows = [
+        [f.name, f.instance_type, str(f.capacity_now), str(f.desired), str(f.peak_next_horizon)]
+        for f in state.fleets
+    ]
+    drift = (
+        "".join(f"<li>{html.escape(str(x))}</li>" for x in state.drift.findings) or "<li>none</li>"
+    )
+    anomalies = (
+        "".join(f"<li>{html.escape(str(a))}</li>" for a in state.anomalies) or "<li>none</li>"
+    )
+    images = "".join(
+        f"<img src='{html.escape(n)}' alt='{html.escape(n)}'>"
+        for n in persona_images + fleet_images
+    )
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>Fleet controller report</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:1200px}}table{{border-collapse:collapse;margin:1em 0}}
+td,th{{border:1px solid #ccc;padding:4px 8px}}img{{max-width:100%;display:block;margin:1em 0}}</style></head><body>
+<h1>Fleet controller report</h1>
+<p>State version {state.version}, cycle {state.cycle_id}, controller time {state.now:%Y-%m-%d %H:%MZ}
+({html.escape(state.clock)} clock). Drift: {html.escape(state.drift.status)}.</p>
+<h2>Fleets</h2><table><tr><th>fleet</th><th>type</th><th>applied</th><th>desired</th><th>peak in horizon</th></tr>
+{_rows(fleet_rows)}</table>
+<h2>Forecast errors (last day of forecasts)</h2>
+<table><tr><th>persona</th><th>MASE</th><th>bias</th><th>p05-p95 coverage</th></tr>{_rows(error_rows)}</table>
+<h2>Plots</h2>{images}
+<h2>Recent plans</h2><table><tr><th>plan</th><th>made</th><th>status</th><th>changes</th></tr>{_rows(plan_rows)}</table>
+<h2>Drift</h2><ul>{drift}</ul>
+<h2>Anomalies</h2><ul>{anomalies}</ul>
+</body></html>
+"""
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None or np.isnan(value) else f"{value:.3f}"

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from controller.commands.common import Subparsers, cli_config
+
+
+def register(sub: Subparsers) -> None:
+    parser = sub.add_parser(
+        "report",
+        help="write an HTML page: forecast vs actual, capacity vs demand, errors, plans, drift",
+    )
+    parser.add_argument(
+        "--out", type=Path, required=True, help="directory for index.html and the plots"
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from controller.adapters.html_report import write_html_report
+    from controller.workflow.report import gather
+    from controller.workflow.wiring import build_controller
+
+    controller = build_controller(cli_config(args))
+    try:
+        page = write_html_report(gather(controller), args.out)
+    finally:
+        controller.close()
+    print(f"report: {page}")
+    return 0
