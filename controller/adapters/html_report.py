@@ -11,7 +11,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from controller.adapters.files import write_atomically
-from controller.workflow.report import FleetPanel, PersonaPanel, ReportData
+from controller.domain.report import FleetPanel, PersonaPanel, ReportData
 
 
 def write_html_report(data: ReportData, directory: Path) -> Path:
@@ -121,7 +121,7 @@ def _page(data: ReportData, persona_images: list[str], fleet_images: list[str]) 
             p.plan_id,
             p.created_at.strftime("%Y-%m-%d %H:%MZ"),
             p.status,
-            str(p.summary.get("describe", "")),
+            p.describe,
         ]
         for p in data.plans
     ]

@@ -2,45 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from controller.adapters.storage.plan_store import StoredPlan
 from controller.domain.errors import InputError
-from controller.domain.forecast import Forecast
+from controller.domain.report import FleetPanel, PersonaPanel, PlanLine, ReportData
 from controller.domain.series import Series
-from controller.domain.state import FleetStateDocument
 from controller.workflow.feedback_step import realized_rate
 from controller.workflow.wiring import Controller
 
 WINDOW = timedelta(days=2)
-
-
-@dataclass(frozen=True)
-class PersonaPanel:
-    key: str
-    actual: Series
-    latest: Forecast | None
-    hour_ahead: list[tuple[datetime, float]]
-    """each stored forecast's value one hour after its origin: what was expected an hour early"""
-
-
-@dataclass(frozen=True)
-class FleetPanel:
-    name: str
-    personas: tuple[str, ...]
-    capacity: list[tuple[datetime, int]]
-    """desired capacity of each plan, at the controller time of its cycle"""
-    demand: Series | None
-    """events/s of the personas the fleet serves"""
-
-
-@dataclass(frozen=True)
-class ReportData:
-    state: FleetStateDocument
-    personas: list[PersonaPanel]
-    fleets: list[FleetPanel]
-    plans: list[StoredPlan] = field(default_factory=list)
 
 
 def gather(controller: Controller) -> ReportData:
@@ -72,7 +43,11 @@ def gather(controller: Controller) -> ReportData:
         ]
         demand = _sum([panel.actual for panel in panels if panel.key in served])
         fleets.append(FleetPanel(fleet.name, served, capacity, demand))
-    return ReportData(state, panels, fleets, plans[:15])
+    lines = [
+        PlanLine(p.plan_id, p.created_at, p.status, str(p.summary.get("describe", "")))
+        for p in plans[:15]
+    ]
+    return ReportData(state, panels, fleets, lines)
 
 
 def _fleets_of(controller: Controller, key: str) -> list[str]:
