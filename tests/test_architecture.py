@@ -17,6 +17,8 @@ LAYERS = [
         "controller.allocation",
         "controller.simulation",
         "controller.review",
+        "controller.drift",
+        "controller.monitoring",
     ),
     ("controller.adapters",),
     ("controller.config",),
