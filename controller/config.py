@@ -439,14 +439,29 @@ def _describe(error: Any, doc: YamlDocument | None, path: Path | None) -> str:
     """One problem, attributed to the FLEET_* variable that set it, else to the file's line."""
     loc = tuple(part for part in error["loc"] if isinstance(part, str | int))
     field = ".".join(str(part) for part in loc) or "(document)"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    got = "" if error["type"] == "missing" else f" (got {error.get('input')!r})"
+    message = _redact(str(error["msg"]).removeprefix("Value error, "))
+    got = "" if error["type"] == "missing" else f" (got {_shown(loc, error.get('input'))})"
     variable = _env_variable(loc)
     if variable is not None:
         return f"{variable}: {field}: {message}{got}"
     if doc is not None and path is not None:
         return f"{path}:{doc.line_of(loc)}: {field}: {message}{got}"
     return f"{field}: {message}{got}"
+
+
+_SECRET_KEY = re.compile(r"secret|password|passwd|token|access_key|key_id|credential", re.I)
+_URL_CREDENTIALS = re.compile(r"(://[^/@\s:]*):[^/@\s]*@")
+
+
+def _shown(loc: tuple[str | int, ...], value: object) -> str:
+    """The offending value for the message; never a secret (credentials stay out of logs)."""
+    if loc and isinstance(loc[-1], str) and _SECRET_KEY.search(loc[-1]):
+        return "a value, not shown"
+    return _redact(repr(value))
+
+
+def _redact(text: str) -> str:
+    return _URL_CREDENTIALS.sub(r"\1:***@", text)
 
 
 def _env_variable(loc: tuple[str | int, ...]) -> str | None:
