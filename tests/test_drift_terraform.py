@@ -220,3 +220,54 @@ def test_a_check_before_anything_was_applied_is_skipped(
     finally:
         controller.close()
     assert (report.check.outcome, report.check.detail) == ("skipped", "nothing applied yet")
+
+
+def test_the_api_serves_the_typed_findings_and_prometheus_counts_them(
+    reporting: Controller,
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from controller.api.app import create_app
+
+    change_group_out_of_band(reporting, "web", max_size=99)
+    run_drift_check(reporting, "terraform")
+
+    class Status:
+        is_leader, cycles, failures = True, 1, 0
+
+    with TestClient(create_app(reporting, Status(), None)) as client:
+        drift = client.get("/drift").json()
+        metrics = client.get("/metrics").text
+    assert drift["status"] == "drifted"
+    (finding,) = drift["findings"]
+    assert finding["resource"] == "output.fleet_groups" and finding["live"]["max_size"] == 99
+    assert [c["view"] for c in drift["checks"]] == ["terraform"]
+    assert 'fleet_drift_findings{classification="drift",view="terraform"} 1.0' in metrics
+
+
+def test_the_daemon_runs_the_drift_check_as_a_job_of_its_own(
+    tmp_path: Path, two_day_events: Path, clock: FixedClock, sink: RecordingSink
+) -> None:
+    import io
+
+    from controller.daemon import Daemon
+
+    controller = build(
+        tmp_path,
+        two_day_events,
+        clock,
+        sink,
+        drift={"terraform": {"interval": "1s"}},
+        ha={"enabled": False},
+        api={"enabled": False},
+    )
+    out = io.StringIO()
+    try:
+        Daemon(controller, out=out, max_cycles=3).serve(install_signals=False)
+    finally:
+        controller.close()
+    text = out.getvalue()
+    assert "Drift checks: terraform every 0:00:01." in text
+    assert "drift terraform in-sync: plan -refresh-only exit 0" in text
+    checks = controller.drift_store.last_checks()
+    assert [(c.view, c.outcome) for c in checks] == [("terraform", "in-sync")]
