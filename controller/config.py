@@ -27,6 +27,7 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from controller.adapters.health_check import check_template
 from controller.adapters.yamldoc import YamlDocument, load_yaml
 from controller.domain.errors import ConfigError
 
@@ -259,8 +260,6 @@ class HealthCheckConfig(_Section):
     @field_validator("target")
     @classmethod
     def _template(cls, value: str) -> str:
-        from controller.adapters.health_check import check_template
-
         check_template(value)
         return value
 

@@ -177,6 +177,12 @@ def test_reconcile_goes_through_the_gate_in_review_mode_it_waits_for_approval(
         assert report.reconcile is not None
         assert report.reconcile.status == "waiting-for-review"
         assert recorded_group(controller, "web")["max_size"] == 99
+        again = run_drift_check(controller, "terraform")
+        assert again.reconcile is None
+        assert (
+            again.reconcile_note
+            == f"plan {report.reconcile.plan_id} still waits for `fleetctl approve`"
+        )
 
         approval = approve(controller, report.reconcile.plan_id)
         after = run_drift_check(controller, "terraform")

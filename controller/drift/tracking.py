@@ -34,10 +34,10 @@ def track(previous: Sequence[TrackedFinding], check: DriftCheck) -> Tracked:
     findings, opened = [], []
     for finding in check.findings:
         old = before.get(finding.key)
-        same = old is not None and old.finding.classification == finding.classification
-        tracked = TrackedFinding(finding, old.since if same and old else now, now)
+        continued = old if old and old.finding.classification == finding.classification else None
+        tracked = TrackedFinding(finding, continued.since if continued else now, now)
         findings.append(tracked)
-        if finding.is_drift and not (same and old is not None):
+        if finding.is_drift and continued is None:
             opened.append(tracked)
     current = {f.finding.key: f.finding for f in findings}
     resolved = tuple(

@@ -89,6 +89,8 @@ class DriftReport:
     opened: tuple[TrackedFinding, ...]
     resolved: tuple[TrackedFinding, ...]
     reconcile: ReconcileOutcome | None = None
+    reconcile_note: str = ""
+    """why a reconcile the policy asked for did not run, or how it failed"""
 
     def lines(self) -> list[str]:
         c = self.check
@@ -101,6 +103,8 @@ class DriftReport:
         )
         if self.reconcile is not None:
             lines.append(f"  {self.reconcile.line()}")
+        if self.reconcile_note:
+            lines.append(f"  reconcile   {self.reconcile_note}")
         return lines
 
 
@@ -181,15 +185,48 @@ def run_drift_check(controller: Controller, view: DriftView, reconcile: bool = T
             alert_key(t.finding), resolved_message(t, f"{now:%Y-%m-%d %H:%MZ}"), now
         )
     dispatch_alerts(controller, now)
-    outcome = None
-    fleets = fleets_to_reconcile(check.drift, policies) if reconcile else ()
-    if fleets:
-        try:
-            outcome = reconcile_fleets(controller, fleets, check.drift, now)
-        except FleetError as exc:
-            check = replace(check, detail=f"{check.detail}; reconcile failed: {exc}")
+    outcome, note = None, ""
+    if reconcile:
+        outcome, note = _apply_reconcile_policy(controller, check, policies, now)
     refresh_state_drift(controller)
-    return DriftReport(check, tracked.findings, tracked.opened, tracked.resolved, outcome)
+    return DriftReport(check, tracked.findings, tracked.opened, tracked.resolved, outcome, note)
+
+
+def _apply_reconcile_policy(
+    controller: Controller, check: DriftCheck, policies: dict[str, str], now: datetime
+) -> tuple[ReconcileOutcome | None, str]:
+    """Reconcile the fleets whose policy asks for it, if an apply can restore their drift.
+
+    Drift Terraform cannot undo (something added by hand) is left to a person: re-planning it
+    every check would only make empty plans. A reconcile plan still waiting for approval is not
+    planned again each check.
+    """
+    restorable = {
+        (a.resource, a.attribute)
+        for a in restore_actions(check.drift, controller.config.aws.name_prefix)
+        if a.automatic
+    }
+    findings = tuple(f for f in check.drift if (f.resource, f.attribute) in restorable)
+    fleets = fleets_to_reconcile(findings, policies)
+    if not fleets:
+        manual = fleets_to_reconcile(check.drift, policies)
+        return None, (
+            f"{', '.join(manual)}: drift an apply cannot undo (added outside Terraform); "
+            "remove it by hand"
+            if manual
+            else ""
+        )
+    waiting = [
+        p
+        for p in controller.plan_store.recent(20)
+        if p.plan_id.startswith("reconcile-") and p.status == "waiting-for-review"
+    ]
+    if waiting:
+        return None, f"plan {waiting[0].plan_id} still waits for `fleetctl approve`"
+    try:
+        return reconcile_fleets(controller, fleets, findings, now), ""
+    except FleetError as exc:
+        return None, f"{', '.join(fleets)} failed: {exc}"
 
 
 def run_drift_checks(
@@ -206,7 +243,9 @@ def refresh_state_drift(controller: Controller) -> None:
     current = drift_state(controller)
     if current == latest.drift:
         return
-    controller.state_store.save(latest.model_copy(update={"drift": current}))
+    controller.state_store.save(
+        latest.model_copy(update={"drift": current, "generated_at": datetime.now(UTC)})
+    )
 
 
 # -- policy: reconcile ----------------------------------------------------------------------

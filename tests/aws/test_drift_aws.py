@@ -52,7 +52,12 @@ class Fleet:
 
 
 @pytest.fixture
-def fleet(aws: AwsAccount, tmp_path: Path) -> Iterator[Fleet]:
+def api_policy() -> str:
+    return "report"
+
+
+@pytest.fixture
+def fleet(aws: AwsAccount, tmp_path: Path, api_policy: str) -> Iterator[Fleet]:
     variables = fleet_variables(NOW)
     aws.create_stack(variables, NOW)
     path = make_project(
@@ -61,7 +66,12 @@ def fleet(aws: AwsAccount, tmp_path: Path) -> Iterator[Fleet]:
         drift={"aws": {"enabled": True}, "terraform": {"enabled": False}},
         fleets=[
             {"name": "web", "load_balancer": "edge", "min_instances": 2, "max_instances": 10},
-            {"name": "api", "load_balancer": "edge", "instance_type": "c6i.large"},
+            {
+                "name": "api",
+                "load_balancer": "edge",
+                "instance_type": "c6i.large",
+                "drift_policy": api_policy,
+            },
         ],
     )
     clock = FixedClock(NOW)
@@ -403,3 +413,24 @@ def test_the_restore_decision_names_what_an_apply_changes_and_what_it_cannot(
     # the autoscaler's desired capacity and the action that ran are nothing to restore
     assert ("autoscaling_group/fleet-web", "desired_capacity") not in actions
     assert (RAN, "exists") not in actions
+
+
+@pytest.mark.parametrize("api_policy", ["reconcile"])
+def test_reconcile_leaves_drift_an_apply_cannot_undo_to_a_person(fleet: Fleet) -> None:
+    fleet.aws.autoscaling.put_scheduled_update_group_action(
+        AutoScalingGroupName="fleet-api",
+        ScheduledActionName="black-friday",
+        StartTime=datetime(2026, 11, 27, 6, tzinfo=UTC),
+        DesiredCapacity=5,
+    )
+
+    report = fleet.check()
+
+    assert report.check.outcome == "drifted"
+    assert report.reconcile is None
+    assert report.reconcile_note == (
+        "api: drift an apply cannot undo (added outside Terraform); remove it by hand"
+    )
+    assert fleet.controller.plan_store.recent() == [
+        p for p in fleet.controller.plan_store.recent() if not p.plan_id.startswith("reconcile-")
+    ]
