@@ -56,7 +56,7 @@ def classify(
             continue
         mean = reading.mean
         band = f"target {target:.0%} +- {tolerance:.0%}"
-        said = f"{source} utilization {mean:.0%} (peak {_pct(reading.peak)})"
+        said = f"{source} utilization {_pct(mean)} (peak {_pct(reading.peak)})"
         if mean > target + tolerance:
             return "under-provisioned", f"{said} is above {band}"
         if mean < target - tolerance:
@@ -87,4 +87,7 @@ def utilization_from_use(
 
 
 def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.0%}"
+    """Whole percents, one decimal below 10 % (so 0.4 % does not read as 0 %)."""
+    if value is None:
+        return "n/a"
+    return f"{value:.1%}" if value < 0.1 else f"{value:.0%}"
