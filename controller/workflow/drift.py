@@ -42,7 +42,7 @@ from controller.domain.drift import (
 )
 from controller.domain.errors import FleetError, PermanentError
 from controller.domain.plan import PlanSummary
-from controller.domain.state import PlanStatus
+from controller.domain.state import SCHEMA_VERSION, PlanStatus
 from controller.drift.aws_view import compare_group, compare_load_balancer
 from controller.drift.policy import fleets_to_reconcile, reported_drift
 from controller.drift.restore import RestoreAction, restore_actions
@@ -244,7 +244,13 @@ def refresh_state_drift(controller: Controller) -> None:
     if current == latest.drift:
         return
     controller.state_store.save(
-        latest.model_copy(update={"drift": current, "generated_at": datetime.now(UTC)})
+        latest.model_copy(
+            update={
+                "drift": current,
+                "generated_at": datetime.now(UTC),
+                "schema_version": SCHEMA_VERSION,
+            }
+        )
     )
 
 

@@ -431,6 +431,4 @@ def test_reconcile_leaves_drift_an_apply_cannot_undo_to_a_person(fleet: Fleet) -
     assert report.reconcile_note == (
         "api: drift an apply cannot undo (added outside Terraform); remove it by hand"
     )
-    assert fleet.controller.plan_store.recent() == [
-        p for p in fleet.controller.plan_store.recent() if not p.plan_id.startswith("reconcile-")
-    ]
+    assert [p.plan_id for p in fleet.controller.plan_store.recent()] == ["000001-applied"]
