@@ -193,6 +193,28 @@ def test_reconcile_goes_through_the_gate_in_review_mode_it_waits_for_approval(
     assert after.check.outcome == "in-sync"
 
 
+def test_a_reconcile_that_would_also_revert_a_report_fleet_is_held(
+    tmp_path: Path, two_day_events: Path, clock: FixedClock, sink: RecordingSink
+) -> None:
+    mixed = fleets("report")
+    mixed[1]["drift_policy"] = "reconcile"
+    controller = build(tmp_path, two_day_events, clock, sink, fleets=mixed)
+    try:
+        run_cycle(controller)
+        change_group_out_of_band(controller, "web", max_size=99)
+        change_group_out_of_band(controller, "api", max_size=77)
+
+        report = run_drift_check(controller, "terraform")
+    finally:
+        controller.close()
+
+    assert report.reconcile is not None and report.reconcile.fleets == ("api",)
+    assert report.reconcile.status == "waiting-for-review"
+    assert [g.name for g in report.reconcile.review.violations] == ["drift_policy_report"]
+    assert recorded_group(controller, "web")["max_size"] == 99
+    assert recorded_group(controller, "api")["max_size"] == 77
+
+
 def test_fleetctl_drift_prints_findings_and_exits_2_on_drift(
     reporting: Controller, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -280,7 +280,9 @@ def reconcile_fleets(
         workspace.prepare()
         controller.renderer.write_variables(variables, workspace.stack_dir)
         plan: PlanSummary = workspace.plan(plan_id)
-        review = review_plan(controller, plan, allocation, in_force(last), now)
+        # the same review as a cycle's, report-policy hold included: restoring one fleet must
+        # not revert a change another fleet's policy says to leave to a person
+        review = review_with_drift_policy(controller, plan, allocation, in_force(last), now)
         controller.plan_store.add(
             plan_id,
             last.cycle_id,
