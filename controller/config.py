@@ -27,6 +27,7 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from controller.adapters.health_check import check_template
 from controller.adapters.yamldoc import YamlDocument, load_yaml
 from controller.domain.errors import ConfigError
 
@@ -144,6 +145,11 @@ class FleetConfig(_Section):
     load_balancer: str = Field(
         default="", description="ALB name; fleets naming the same one share it (default: own)"
     )
+    drift_policy: Literal["report", "reconcile"] = Field(
+        default="report",
+        description="report: alert, and hold plans that would revert a manual change for approval; "
+        "reconcile: re-plan and apply at once, under the usual guardrails (docs/drift.md)",
+    )
 
     capacity_per_instance: SkipJsonSchema[object] = Field(default=None, exclude=True)
     lb_capacity_per_unit: SkipJsonSchema[object] = Field(default=None, exclude=True)
@@ -191,6 +197,100 @@ class TerraformConfig(_Section):
     runner: Literal["embedded", "binary"] = "embedded"
     binary: str = Field(default="terraform", description="with runner: binary; e.g. tofu")
     workdir: Path | None = Field(default=None, description="default: <data_dir>/terraform")
+
+
+class AwsConfig(_Section):
+    """How boto3 reaches AWS. Credentials come from boto3's standard chain (environment, shared
+    profile, instance or task role): never from this file, never in logs."""
+
+    endpoint_url: str | None = Field(
+        default=None,
+        description="one endpoint for every AWS service (moto, LocalStack); default: AWS itself",
+    )
+    name_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,30}$")] = Field(
+        default="fleet",
+        description="environment.name_prefix of terraform/stacks/aws: groups and load balancers "
+        "are named <prefix>-<fleet or load balancer>",
+    )
+    max_attempts: Annotated[int, Field(ge=1, le=10)] = Field(
+        default=3, description="boto3 attempts per call (standard retry mode, with backoff)"
+    )
+    connect_timeout: Duration = timedelta(seconds=5)
+    read_timeout: Duration = timedelta(seconds=20)
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not re.match(r"^https?://[^/@\s]+(:\d+)?/?$", value):
+            raise ValueError(
+                f"not an endpoint URL: {value!r} (use http(s)://host[:port], no path, no credentials)"
+            )
+        return value
+
+
+class TerraformDriftConfig(_Section):
+    enabled: bool = Field(default=True, description="`plan -refresh-only` on its own schedule")
+    interval: Duration = timedelta(minutes=15)
+
+
+class AwsDriftConfig(_Section):
+    enabled: bool = Field(
+        default=False, description="read groups and load balancers with boto3 (needs AWS)"
+    )
+    interval: Duration = timedelta(minutes=5)
+
+
+class DriftConfig(_Section):
+    """Two views of drift, each on its own schedule (docs/drift.md)."""
+
+    terraform: TerraformDriftConfig = Field(default_factory=TerraformDriftConfig)
+    aws: AwsDriftConfig = Field(default_factory=AwsDriftConfig)
+
+
+class HealthCheckConfig(_Section):
+    target: str = Field(
+        description="Jinja2 template of the URL to check, from Terraform outputs: "
+        "http(s)://... (2xx/3xx is healthy) or tcp://host:port (a connection is healthy). "
+        "Variables: outputs, fleet, load_balancer"
+    )
+    timeout: Duration = timedelta(seconds=3)
+
+    @field_validator("target")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        check_template(value)
+        return value
+
+
+_CLOUDWATCH_PERIODS = "1, 5, 10, 30 seconds or a multiple of 60 seconds"
+
+
+class MonitorConfig(_Section):
+    """After each apply: realized utilization per fleet against its target (docs/drift.md)."""
+
+    enabled: bool = True
+    window: Duration = Field(
+        default=timedelta(minutes=15), description="how long after an apply the fleet is watched"
+    )
+    tolerance: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.1,
+        description="healthy within target_utilization +- this (utilization fraction, 0.1 = 10 points)",
+    )
+    cloudwatch: bool = Field(
+        default=False, description="read CPUUtilization and RequestCountPerTarget (needs AWS)"
+    )
+    period: Duration = Field(default=timedelta(minutes=1), description="CloudWatch period")
+    health_check: HealthCheckConfig | None = None
+
+    @field_validator("period")
+    @classmethod
+    def _period(cls, value: timedelta) -> timedelta:
+        seconds = value.total_seconds()
+        if seconds not in (1, 5, 10, 30) and (seconds % 60 or seconds < 60):
+            raise ValueError(f"CloudWatch periods are {_CLOUDWATCH_PERIODS}, got {value}")
+        return value
 
 
 class ScheduleConfig(_Section):
@@ -253,6 +353,9 @@ class ControllerConfig(BaseSettings):
     ha: HighAvailabilityConfig = Field(default_factory=HighAvailabilityConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
     guardrails: GuardrailsConfig = Field(default_factory=GuardrailsConfig)
+    aws: AwsConfig = Field(default_factory=AwsConfig)
+    drift: DriftConfig = Field(default_factory=DriftConfig)
+    monitor: MonitorConfig = Field(default_factory=MonitorConfig)
 
     @classmethod
     def settings_customise_sources(
@@ -335,14 +438,29 @@ def _describe(error: Any, doc: YamlDocument | None, path: Path | None) -> str:
     """One problem, attributed to the FLEET_* variable that set it, else to the file's line."""
     loc = tuple(part for part in error["loc"] if isinstance(part, str | int))
     field = ".".join(str(part) for part in loc) or "(document)"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    got = "" if error["type"] == "missing" else f" (got {error.get('input')!r})"
+    message = _redact(str(error["msg"]).removeprefix("Value error, "))
+    got = "" if error["type"] == "missing" else f" (got {_shown(loc, error.get('input'))})"
     variable = _env_variable(loc)
     if variable is not None:
         return f"{variable}: {field}: {message}{got}"
     if doc is not None and path is not None:
         return f"{path}:{doc.line_of(loc)}: {field}: {message}{got}"
     return f"{field}: {message}{got}"
+
+
+_SECRET_KEY = re.compile(r"secret|password|passwd|token|access_key|key_id|credential", re.I)
+_URL_CREDENTIALS = re.compile(r"(://[^/@\s:]*):[^/@\s]*@")
+
+
+def _shown(loc: tuple[str | int, ...], value: object) -> str:
+    """The offending value for the message; never a secret (credentials stay out of logs)."""
+    if loc and isinstance(loc[-1], str) and _SECRET_KEY.search(loc[-1]):
+        return "a value, not shown"
+    return _redact(repr(value))
+
+
+def _redact(text: str) -> str:
+    return _URL_CREDENTIALS.sub(r"\1:***@", text)
 
 
 def _env_variable(loc: tuple[str | int, ...]) -> str | None:

@@ -1,5 +1,10 @@
 """`fleetctl daemon`: the cycle on a schedule (APScheduler, SQLAlchemy job store on the same DB).
 
+Drift checks run as jobs of their own, one per enabled view, each on its own interval
+(drift.terraform.interval, drift.aws.interval). They share the scheduler's single worker with the
+cycle, so a refresh-only plan never runs while the cycle plans or applies; a check that waited
+behind a long cycle still runs (no misfire grace), then keeps its interval.
+
 One cycle at a time (max_instances=1), missed runs coalesced into one, a failed cycle reported
 and the next one started clean. SIGINT/SIGTERM: finish the running cycle, then exit 0; a second
 signal exits at once.
@@ -19,7 +24,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import TextIO
 
@@ -30,12 +35,15 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from controller.adapters.storage.lease_store import LeaseStore
 from controller.api.server import ApiServer
 from controller.domain.clock import Clock, SystemClock
+from controller.domain.drift import DriftView
 from controller.domain.errors import FleetError
 from controller.workflow.cycle import CycleFailed, run_cycle
+from controller.workflow.drift import enabled_views, run_drift_check
 from controller.workflow.summary import format_outcome
 from controller.workflow.wiring import Controller
 
 JOB_ID = "fleet-cycle"
+DRIFT_JOB_ID = "fleet-drift-{view}"
 log = logging.getLogger(__name__)
 # A cycle longer than the interval makes APScheduler warn on every skipped tick; that is the
 # intended one-at-a-time behaviour, not news for the operator.
@@ -50,6 +58,12 @@ def _scheduled_cycle(daemon_id: str) -> None:
     daemon = _DAEMONS.get(daemon_id)
     if daemon is not None:
         daemon.run_one()
+
+
+def _scheduled_drift(daemon_id: str, view: DriftView) -> None:
+    daemon = _DAEMONS.get(daemon_id)
+    if daemon is not None:
+        daemon.run_drift(view)
 
 
 class Daemon:
@@ -101,6 +115,17 @@ class Daemon:
         self.cycles += 1
         if self.max_cycles is not None and self.cycles >= self.max_cycles:
             self.stopping.set()
+
+    def run_drift(self, view: DriftView) -> None:
+        """One drift check of `view` (leader only); prints what it found and did."""
+        if self.stopping.is_set() or not self._lead():
+            return
+        try:
+            report = run_drift_check(self.controller, view)
+        except FleetError as exc:
+            self._print(f"drift {view} FAILED: {exc} (next check at its interval)")
+            return
+        self._print("\n".join(report.lines()))
 
     def _lead(self) -> bool:
         """True when this daemon may run a cycle now (it holds, or just took, the lease)."""
@@ -171,10 +196,28 @@ class Daemon:
                 seconds=config.schedule.interval.total_seconds(),
                 next_run_time=datetime.now(UTC),
             )
+            drift_every = {
+                "terraform": config.drift.terraform.interval,
+                "aws": config.drift.aws.interval,
+            }
+            for view in enabled_views(config):
+                every = drift_every[view].total_seconds()
+                scheduler.add_job(
+                    _scheduled_drift,
+                    "interval",
+                    args=[self._id, view],
+                    id=DRIFT_JOB_ID.format(view=view),
+                    replace_existing=True,
+                    seconds=every,
+                    misfire_grace_time=None,
+                    next_run_time=datetime.now(UTC) + timedelta(seconds=min(every, 5.0)),
+                )
+            views = ", ".join(f"{v} every {drift_every[v]}" for v in enabled_views(config))
             self._print(
                 f"fleetctl daemon: a cycle every {config.schedule.interval}, apply_mode "
                 f"{config.apply_mode}, {self.controller.clock_mode} clock, store {_safe_url(config.sqlalchemy_url)}. "
                 "Ctrl-C stops after the running cycle."
+                + (f" Drift checks: {views}." if views else " Drift checks: off.")
             )
             while not self.stopping.wait(0.2):
                 pass

@@ -18,6 +18,8 @@ LAYERS = [
         "controller.simulation",
         "controller.review",
         "controller.feedback",
+        "controller.drift",
+        "controller.monitoring",
     ),
     ("controller.adapters",),
     ("controller.config",),

@@ -42,6 +42,7 @@ def test_a_cycle_ingests_forecasts_allocates_plans_applies_and_records_state(
     assert [s.step for s in record.steps] == [
         "personas",
         "ingest",
+        "monitor",
         "forecast",
         "feedback",
         "allocate",

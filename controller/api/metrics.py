@@ -53,9 +53,28 @@ class ControllerCollector(Collector):
                 applied.add_metric([fleet.name], fleet.capacity_now)
         yield desired
         yield applied
-        drift = GaugeMetricFamily("fleet_drift_findings", "Open drift findings")
-        drift.add_metric([], len(state.drift.findings))
+        drift = GaugeMetricFamily(
+            "fleet_drift_findings",
+            "Open drift findings (classification drift = changed outside Terraform)",
+            labels=["view", "classification"],
+        )
+        counts: dict[tuple[str, str], int] = {}
+        for finding in state.drift.findings:
+            key = (finding.view, finding.classification)
+            counts[key] = counts.get(key, 0) + 1
+        for (view, classification), count in sorted(counts.items()):
+            drift.add_metric([view, classification], count)
         yield drift
+        utilization = GaugeMetricFamily(
+            "fleet_utilization_realized",
+            "Realized utilization (fraction) in the window after the last apply",
+            labels=["fleet", "source"],
+        )
+        for monitored in state.monitor:
+            for reading in monitored.utilization:
+                if reading.mean is not None:
+                    utilization.add_metric([monitored.fleet, reading.source], reading.mean)
+        yield utilization
         error = GaugeMetricFamily(
             "fleet_forecast_error", "Feedback scores per persona and kind", labels=["name"]
         )

@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "report",
     "plan",
     "approve",
+    "drift",
 )
 
 

@@ -47,4 +47,20 @@ def run(args: argparse.Namespace) -> int:
     if document.last_plan:
         plan = document.last_plan
         print(f"  last plan {plan.plan_id}: {plan.summary} ({plan.status})")
+    for health in document.monitor:
+        window = "complete" if health.window_complete else "open"
+        print(
+            f"  monitor  {health.fleet:<8} {health.status}: {health.reason} "
+            f"(after {health.plan_id}, window {window})"
+        )
+    drift = document.drift
+    checks = ", ".join(f"{c.view} {c.outcome} {c.checked_at:%H:%MZ}" for c in drift.checks)
+    print(f"  drift    {drift.status}" + (f" ({checks})" if checks else ""))
+    for finding in drift.findings:
+        applied = json.dumps(finding.applied)
+        live = json.dumps(finding.live)
+        print(
+            f"    {finding.classification:<8} {finding.resource} {finding.attribute}: "
+            f"applied {applied}, live {live} since {finding.since:%Y-%m-%d %H:%MZ}"
+        )
     return 0

@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: drift.findings became typed records (were strings); drift.checks and monitor added"""
 
 PlanStatus = Literal["applied", "no-changes", "waiting-for-review", "plan-only", "failed"]
 
@@ -81,9 +82,69 @@ class IngestionState(_Doc):
     watermark: datetime | None
 
 
+class DriftFindingState(_Doc):
+    view: Literal["terraform", "aws"]
+    resource: str = Field(description="e.g. autoscaling_group/fleet-web or a Terraform address")
+    attribute: str
+    applied: JsonValue = Field(description="what the controller applied (Terraform's record)")
+    live: JsonValue = Field(description="what runs now (null: the object is gone)")
+    classification: Literal["drift", "expected", "unknown"] = Field(
+        description="drift: changed outside Terraform; expected: the autoscaler or a scheduled "
+        "action moved it within the applied bounds; unknown: could not be read"
+    )
+    reason: str
+    fleets: list[str]
+    since: datetime = Field(description="first seen; kept across checks while it lasts")
+    last_seen: datetime
+
+
+class DriftCheckState(_Doc):
+    view: Literal["terraform", "aws"]
+    checked_at: datetime
+    outcome: Literal["in-sync", "drifted", "failed", "skipped"]
+    detail: str
+
+
 class DriftState(_Doc):
-    status: Literal["not-checked", "in-sync", "drifted"] = "not-checked"
-    findings: list[str] = Field(default_factory=list)
+    status: Literal["not-checked", "in-sync", "drifted"] = Field(
+        default="not-checked", description="drifted when any finding is classified drift"
+    )
+    findings: list[DriftFindingState] = Field(default_factory=list)
+    checks: list[DriftCheckState] = Field(
+        default_factory=list, description="the latest check of each view"
+    )
+
+
+class UtilizationState(_Doc):
+    source: Literal["cloudwatch", "event-stream"]
+    mean: float | None = Field(description="fraction of capacity, 0.7 = 70 %")
+    peak: float | None
+    samples: int
+    detail: str
+
+
+class HealthCheckState(_Doc):
+    target: str
+    outcome: Literal["ok", "failed", "error"]
+    detail: str
+    latency_ms: float | None
+
+
+class FleetMonitorState(_Doc):
+    fleet: str
+    plan_id: str = Field(description="the apply this window follows")
+    applied_at: datetime
+    window_start: datetime
+    window_end: datetime
+    window_complete: bool
+    checked_at: datetime
+    status: Literal["healthy", "under-provisioned", "over-provisioned", "unhealthy", "no-data"]
+    target_utilization: float
+    tolerance: float
+    reason: str
+    utilization: list[UtilizationState]
+    requests_per_target_per_s: float | None
+    health_check: HealthCheckState | None
 
 
 class Incident(_Doc):
@@ -106,6 +167,9 @@ class FleetStateDocument(_Doc):
     last_plan: PlanState | None
     ingestion: IngestionState
     drift: DriftState = Field(default_factory=DriftState)
+    monitor: list[FleetMonitorState] = Field(
+        default_factory=list, description="per fleet: how it did in the window after the last apply"
+    )
     anomalies: list[str] = Field(default_factory=list)
     feedback: dict[str, float] = Field(default_factory=dict)
     incidents: list[Incident] = Field(

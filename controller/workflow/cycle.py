@@ -1,4 +1,5 @@
-"""One cycle: personas -> events -> forecast -> allocation -> variables -> plan -> gate -> state.
+"""One cycle: personas -> events -> monitor -> forecast -> allocation -> variables -> plan ->
+review -> gate -> state.
 
 Reads like a script (tofu-controller's reconcile): every step is timed and recorded; the first
 failure stops the cycle, is recorded with its message and leaves the stored state untouched.
@@ -18,13 +19,16 @@ from controller.domain.allocation import FleetAllocation, LoadBalancerAllocation
 from controller.domain.clock import ReplayClock
 from controller.domain.errors import FleetError
 from controller.domain.forecast import Forecast
+from controller.domain.monitor import FleetHealth
 from controller.domain.plan import PlanSummary
 from controller.domain.series import floor_time
 from controller.domain.state import FleetStateDocument, PlanStatus
 from controller.review.model import PlanReview
 from controller.workflow import steps
+from controller.workflow.drift import review_with_drift_policy
 from controller.workflow.feedback_step import score_and_keep
-from controller.workflow.review_step import in_force, review_plan
+from controller.workflow.monitor import monitor_fleets
+from controller.workflow.review_step import gate_and_apply, in_force
 from controller.workflow.state_document import build_state_document
 from controller.workflow.wiring import REPLAY_POSITION_KEY, Controller
 
@@ -55,6 +59,8 @@ class CycleOutcome:
     interrupted_before: tuple[int, ...] = ()
     review: PlanReview | None = None
     load_balancers: tuple[LoadBalancerAllocation, ...] = ()
+    monitor: tuple[FleetHealth, ...] = ()
+    """each fleet in the window after the last apply (before this cycle's plan)"""
 
 
 class _Recorder:
@@ -121,6 +127,11 @@ def run_cycle(controller: Controller) -> CycleOutcome:
             lambda: steps.ingest(config, personas, controller.source, controller.ingest_store, now),
             lambda i: f"{i.events} events, {i.dead_letters} dead letters",
         )
+        monitored = record.step(
+            "monitor",
+            lambda: monitor_fleets(controller, personas, now),
+            lambda m: ", ".join(f"{h.fleet} {h.status}" for h in m) or "nothing applied to watch",
+        )
         origin = steps.forecast_origin(now, ingested.last_event_at, config)
         forecasts = record.step(
             "forecast",
@@ -168,7 +179,7 @@ def run_cycle(controller: Controller) -> CycleOutcome:
         plan = record.step("plan", lambda: _plan(controller, plan_id), lambda p: p.describe())
         review = record.step(
             "review",
-            lambda: review_plan(controller, plan, allocation, before, now),
+            lambda: review_with_drift_policy(controller, plan, allocation, before, now),
             lambda r: r.one_line(),
         )
         capacity_before = _applied_capacity(controller)
@@ -180,7 +191,7 @@ def run_cycle(controller: Controller) -> CycleOutcome:
             {"describe": plan.describe(), "review": review.to_dict()},
             variables,
         )
-        status = record.step("gate-apply", lambda: _gate_and_apply(controller, review), str)
+        status = record.step("gate-apply", lambda: gate_and_apply(controller, review), str)
         controller.plan_store.set_status(plan_id, status)
         state = record.step(
             "state",
@@ -225,6 +236,7 @@ def run_cycle(controller: Controller) -> CycleOutcome:
         interrupted,
         review,
         tuple(allocation.load_balancers),
+        monitored,
     )
     controller.run_store.finish_cycle(cycle_id, "ok", plan.describe(), None)
     _advance_replay_clock(controller, ingested)
@@ -241,26 +253,6 @@ def _render(controller: Controller, allocation: steps.AllocationSet) -> dict[str
 
 def _plan(controller: Controller, plan_id: str) -> PlanSummary:
     return controller.workspace.plan(plan_id)
-
-
-def _gate_and_apply(controller: Controller, review: PlanReview) -> PlanStatus:
-    """The review's verdict decides; a violated guardrail holds the plan for approval.
-
-    A failed apply raises with Terraform's diagnostics: the plan is marked failed and the cycle
-    stops before the state step, so the previous state document stays in place.
-    """
-    if review.verdict == "no-changes":
-        return "no-changes"
-    if review.verdict == "plan-only":
-        return "plan-only"
-    if review.verdict in ("needs-approval", "held"):
-        return "waiting-for-review"
-    try:
-        controller.workspace.apply(review.plan_id)
-    except BaseException:
-        controller.plan_store.set_status(review.plan_id, "failed")
-        raise
-    return "applied"
 
 
 def _applied_capacity(controller: Controller) -> dict[str, int | None]:

@@ -16,6 +16,7 @@ from controller.allocation.catalog import Catalog, load_catalog
 from controller.config import ControllerConfig
 from controller.domain.errors import InputError, PermanentError
 from controller.domain.plan import PlanSummary
+from controller.domain.state import PlanStatus
 from controller.review.guardrails import Guardrails
 from controller.review.model import FleetBaseline, PlanReview, build_review
 from controller.workflow.steps import AllocationSet
@@ -92,6 +93,26 @@ def review_plan(
     )
     save_review(review, reviews_dir(controller.config))
     return review
+
+
+def gate_and_apply(controller: Controller, review: PlanReview) -> PlanStatus:
+    """The review's verdict decides; a violated guardrail holds the plan for approval.
+
+    A failed apply raises with Terraform's diagnostics: the plan is marked failed and the cycle
+    stops before the state step, so the previous state document stays in place.
+    """
+    if review.verdict == "no-changes":
+        return "no-changes"
+    if review.verdict == "plan-only":
+        return "plan-only"
+    if review.verdict in ("needs-approval", "held"):
+        return "waiting-for-review"
+    try:
+        controller.workspace.apply(review.plan_id)
+    except BaseException:
+        controller.plan_store.set_status(review.plan_id, "failed")
+        raise
+    return "applied"
 
 
 @dataclass(frozen=True)

@@ -8,17 +8,24 @@ import numpy as np
 
 from controller.domain.allocation import FleetAllocation
 from controller.domain.forecast import Forecast
+from controller.domain.monitor import FleetHealth
 from controller.domain.plan import PlanSummary
 from controller.domain.state import (
+    DriftCheckState,
+    DriftFindingState,
+    DriftState,
+    FleetMonitorState,
     FleetState,
     FleetStateDocument,
     ForecastPoint,
+    HealthCheckState,
     Incident,
     IngestionState,
     PersonaForecast,
     PersonaInForce,
     PlanState,
     PlanStatus,
+    UtilizationState,
 )
 from controller.workflow.steps import IngestOutcome, PersonaSet
 from controller.workflow.wiring import Controller
@@ -89,6 +96,8 @@ def build_state_document(
             for step in record.steps
             if step.status in ("retrying", "failed")
         ],
+        drift=drift_state(controller),
+        monitor=monitor_state(controller),
         ingestion=IngestionState(
             source=controller.source.url,
             events_total=ingested.events_total,
@@ -121,4 +130,78 @@ def _forecast_state(forecast: Forecast) -> PersonaForecast:
         backtest_score=forecast.backtest_score,
         peak_mean=round(float(np.max(forecast.mean)) if forecast.horizon else 0.0, 4),
         next_hours=points,
+    )
+
+
+def drift_state(controller: Controller) -> DriftState:
+    """The drift section: every open finding of both views and each view's latest check."""
+    checks = controller.drift_store.last_checks()
+    findings = controller.drift_store.findings()
+    drifted = any(t.finding.is_drift for t in findings)
+    completed = any(c.outcome in ("in-sync", "drifted") for c in checks)
+    return DriftState(
+        status="drifted" if drifted else "in-sync" if completed else "not-checked",
+        findings=[
+            DriftFindingState(
+                view=t.finding.view,
+                resource=t.finding.resource,
+                attribute=t.finding.attribute,
+                applied=t.finding.applied,
+                live=t.finding.live,
+                classification=t.finding.classification,
+                reason=t.finding.reason,
+                fleets=list(t.finding.fleets),
+                since=t.since,
+                last_seen=t.last_seen,
+            )
+            for t in findings
+        ],
+        checks=[
+            DriftCheckState(
+                view=c.view, checked_at=c.checked_at, outcome=c.outcome, detail=c.detail
+            )
+            for c in checks
+        ],
+    )
+
+
+def monitor_state(controller: Controller) -> list[FleetMonitorState]:
+    """The monitor section: each configured fleet's latest record after an apply."""
+    latest = controller.health_store.latest()
+    return [
+        fleet_monitor_state(latest[fleet.name])
+        for fleet in controller.config.fleets
+        if fleet.name in latest
+    ]
+
+
+def fleet_monitor_state(h: FleetHealth) -> FleetMonitorState:
+    check = h.health_check
+    return FleetMonitorState(
+        fleet=h.fleet,
+        plan_id=h.plan_id,
+        applied_at=h.applied_at,
+        window_start=h.window_start,
+        window_end=h.window_end,
+        window_complete=h.window_complete,
+        checked_at=h.checked_at,
+        status=h.status,
+        target_utilization=h.target_utilization,
+        tolerance=h.tolerance,
+        reason=h.reason,
+        utilization=[
+            UtilizationState(
+                source=r.source, mean=r.mean, peak=r.peak, samples=r.samples, detail=r.detail
+            )
+            for r in h.readings
+        ],
+        requests_per_target_per_s=h.requests_per_target_per_s,
+        health_check=HealthCheckState(
+            target=check.target,
+            outcome=check.outcome,
+            detail=check.detail,
+            latency_ms=check.latency_ms,
+        )
+        if check
+        else None,
     )

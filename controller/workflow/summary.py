@@ -63,7 +63,36 @@ def format_outcome(outcome: CycleOutcome, clock_mode: str) -> str:
         lines.append(f"  plan       {outcome.review.one_line(status)}")
     else:
         lines.append(f"  plan       {outcome.plan.plan_id}: {outcome.plan.describe()}; {status}")
+    lines.extend(_monitor_lines(outcome))
+    lines.extend(_drift_lines(outcome))
     return "\n".join(lines)
+
+
+def _monitor_lines(outcome: CycleOutcome) -> list[str]:
+    """One line per fleet watched after the last apply."""
+    lines = []
+    for health in outcome.monitor:
+        minutes = int((health.window_end - health.window_start).total_seconds() // 60)
+        window = "window complete" if health.window_complete else f"{minutes} min into the window"
+        check = f"; health check {health.health_check.outcome}" if health.health_check else ""
+        lines.append(
+            f"  monitor    {health.fleet:<6} {health.status}: {health.reason}{check} "
+            f"(after plan {health.plan_id}, {window})"
+        )
+    return lines
+
+
+def _drift_lines(outcome: CycleOutcome) -> list[str]:
+    drift = outcome.state.drift
+    if drift.status == "not-checked":
+        return []
+    drifted = [f for f in drift.findings if f.classification == "drift"]
+    if not drifted:
+        checked = ", ".join(f"{c.view} {_t(c.checked_at)}" for c in drift.checks)
+        return [f"  drift      in sync (last checks: {checked})"]
+    shown = "; ".join(f"{f.resource} {f.attribute}" for f in drifted[:3])
+    more = f" and {len(drifted) - 3} more" if len(drifted) > 3 else ""
+    return [f"  drift      {len(drifted)} finding(s): {shown}{more} (fleetctl drift)"]
 
 
 def _preview(forecast: Forecast) -> str:

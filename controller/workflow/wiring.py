@@ -10,10 +10,14 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from controller.adapters.aws import AwsFleet, AwsSettings
 from controller.adapters.event_file import FileEventSource
 from controller.adapters.rendering import VariableRenderer
+from controller.adapters.storage.alert_store import AlertStore
 from controller.adapters.storage.db import connect
+from controller.adapters.storage.drift_store import DriftStore
 from controller.adapters.storage.forecast_store import ForecastStore
+from controller.adapters.storage.health_store import HealthStore
 from controller.adapters.storage.ingest_store import IngestStore
 from controller.adapters.storage.meta_store import MetaStore
 from controller.adapters.storage.metric_store import MetricStore
@@ -24,11 +28,26 @@ from controller.adapters.storage.state_store import StateStore
 from controller.adapters.terraform.runner import BinaryTerraform, EmbeddedTerraform, TerraformRunner
 from controller.adapters.terraform.workspace import TerraformWorkspace
 from controller.config import PACKAGE_DIR, ControllerConfig
+from controller.domain.alert import AlertSink
 from controller.domain.clock import Clock, ReplayClock, SystemClock
+from controller.domain.cloud import FleetCloud
 from controller.domain.errors import ConfigError
 
 REPLAY_POSITION_KEY = "replay_clock_now"
 DEFAULT_TEMPLATES = PACKAGE_DIR.parent / "templates"
+
+
+class RegionalClouds:
+    """FleetCloud per region, each built on first use (no AWS client unless one is needed)."""
+
+    def __init__(self, make: Callable[[str], FleetCloud]) -> None:
+        self._make = make
+        self._built: dict[str, FleetCloud] = {}
+
+    def __call__(self, region: str) -> FleetCloud:
+        if region not in self._built:
+            self._built[region] = self._make(region)
+        return self._built[region]
 
 
 @dataclass
@@ -47,6 +66,13 @@ class Controller:
     forecast_store: ForecastStore
     renderer: VariableRenderer
     workspace: TerraformWorkspace
+    drift_store: DriftStore
+    alert_store: AlertStore
+    health_store: HealthStore
+    cloud: RegionalClouds
+    """region -> FleetCloud (AwsFleet unless a test injects another)"""
+    alert_sinks: list[AlertSink]
+    """where alerts are delivered; a log line by default (controller.workflow.alerts)"""
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     """waits between retries; tests inject a recorder instead of sleeping"""
 
@@ -63,7 +89,11 @@ def build_controller(
     clock: Clock | None = None,
     runner: TerraformRunner | None = None,
     templates: Path = DEFAULT_TEMPLATES,
+    cloud: Callable[[str], FleetCloud] | None = None,
+    alert_sinks: list[AlertSink] | None = None,
 ) -> Controller:
+    from controller.workflow.alerts import LogAlertSink
+
     engine = connect(config.sqlalchemy_url)
     source = _event_source(config.events.source)
     meta_store = MetaStore(engine)
@@ -86,7 +116,29 @@ def build_controller(
         workspace=TerraformWorkspace(
             runner or _runner(config), config.terraform.stack, config.terraform_workdir
         ),
+        drift_store=DriftStore(engine),
+        alert_store=AlertStore(engine),
+        health_store=HealthStore(engine),
+        cloud=RegionalClouds(cloud or _aws(config)),
+        alert_sinks=alert_sinks if alert_sinks is not None else [LogAlertSink()],
     )
+
+
+def _aws(config: ControllerConfig) -> Callable[[str], FleetCloud]:
+    aws = config.aws
+
+    def make(region: str) -> FleetCloud:
+        return AwsFleet(
+            AwsSettings(
+                region=region,
+                endpoint_url=aws.endpoint_url,
+                max_attempts=aws.max_attempts,
+                connect_timeout_s=aws.connect_timeout.total_seconds(),
+                read_timeout_s=aws.read_timeout.total_seconds(),
+            )
+        )
+
+    return make
 
 
 def _event_source(url: str) -> FileEventSource:

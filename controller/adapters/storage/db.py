@@ -113,6 +113,58 @@ plans = Table(
     Column("variables", Text, nullable=False),
 )
 
+drift_findings = Table(
+    "drift_findings",
+    metadata,
+    Column("view", String(16), primary_key=True),
+    Column("resource", String(400), primary_key=True),
+    Column("attribute", String(200), primary_key=True),
+    Column("classification", String(16), nullable=False),
+    Column("fleets", Text, nullable=False),
+    Column("applied", Text, nullable=False),
+    Column("live", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("since", BigInteger, nullable=False),
+    Column("last_seen", BigInteger, nullable=False),
+)
+
+drift_checks = Table(
+    "drift_checks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("view", String(16), nullable=False, index=True),
+    Column("checked_at", BigInteger, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("findings", Integer, nullable=False),
+    Column("drift", Integer, nullable=False),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(700), nullable=False, index=True),
+    Column("kind", String(32), nullable=False),
+    Column("opened_at", BigInteger, nullable=False),
+    Column("opened_message", Text, nullable=False),
+    Column("opened_sent_at", BigInteger),
+    Column("resolved_at", BigInteger),
+    Column("resolved_message", Text),
+    Column("resolved_sent_at", BigInteger),
+)
+
+fleet_health = Table(
+    "fleet_health",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("fleet", String(120), nullable=False, index=True),
+    Column("plan_id", String(64), nullable=False),
+    Column("checked_at", BigInteger, nullable=False),
+    Column("window_complete", Integer, nullable=False),
+    Column("record", Text, nullable=False),
+)
+
 controller_meta = Table(
     "controller_meta",
     metadata,

@@ -53,6 +53,36 @@ class MetricStore:
                 values[index] = (0.0 if np.isnan(values[index]) else values[index]) + float(events)
         return Series(persona, start, bucket, values)
 
+    def cpu_seconds_per_bucket(
+        self, persona: str, start: datetime, end: datetime, bucket: timedelta
+    ) -> Series:
+        """CPU-seconds the persona's events used in each bucket of [start, end), all regions.
+
+        Same gap rules as `events_per_bucket`: covered buckets without rows are zero, buckets
+        the stream never covered are NaN.
+        """
+        covered = self.events_per_bucket(persona, start, end, bucket)
+        values = np.where(np.isnan(covered.values), np.nan, 0.0)
+        size = int(bucket.total_seconds())
+        first, stop = to_epoch(start), to_epoch(end)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(metrics.c.bucket, func.sum(metrics.c.cpu_ms))
+                .where(
+                    and_(
+                        metrics.c.persona == persona,
+                        metrics.c.bucket >= first,
+                        metrics.c.bucket < stop,
+                    )
+                )
+                .group_by(metrics.c.bucket)
+            )
+            for bucket_start, cpu_ms in rows:
+                index = (int(bucket_start) - first) // size
+                if 0 <= index < len(values):
+                    values[index] = float(cpu_ms) / 1000.0
+        return Series(persona, start, bucket, values)
+
     def personas_seen(self) -> list[str]:
         with self.engine.connect() as conn:
             return [row[0] for row in conn.execute(select(metrics.c.persona).distinct())]

@@ -8,6 +8,7 @@ from typing import Any
 
 from controller.domain.errors import TerraformError
 from controller.domain.plan import Action, PlanSummary, ResourceChange
+from controller.domain.refresh import OutputDrift, RefreshOnlyPlan, ResourceDrift
 
 
 def parse_plan(plan_id: str, show_json: str) -> PlanSummary:
@@ -54,3 +55,45 @@ def _action(actions: list[Any]) -> Action:
         action: Action = actions[0]
         return action
     raise TerraformError("show -json", 0, f"unknown change actions {actions!r}")
+
+
+def parse_refresh_only(exit_code: int, show_json: str) -> RefreshOnlyPlan:
+    """A refresh-only plan's `resource_drift` and `output_changes` (non-no-op ones)."""
+    try:
+        plan = json.loads(show_json)
+    except json.JSONDecodeError as exc:
+        raise TerraformError("show -json", 0, f"unreadable plan JSON: {exc}") from exc
+    resources = tuple(
+        ResourceDrift(
+            address=str(rd["address"]),
+            type=str(rd.get("type", "")),
+            name=str(rd.get("name", "")),
+            index=rd.get("index"),
+            module_address=str(rd.get("module_address", "")),
+            actions=tuple(rd["change"]["actions"]),
+            before=rd["change"].get("before"),
+            after=rd["change"].get("after"),
+        )
+        for rd in plan.get("resource_drift", []) or []
+        if rd.get("mode", "managed") == "managed"
+    )
+    outputs = tuple(
+        OutputDrift(
+            name=str(name),
+            actions=tuple(change["actions"]),
+            before=change.get("before"),
+            after=change.get("after"),
+        )
+        for name, change in sorted((plan.get("output_changes") or {}).items())
+        if change.get("actions") != ["no-op"]
+    )
+    return RefreshOnlyPlan(exit_code, resources, outputs)
+
+
+def parse_outputs(output_json: str) -> dict[str, Any]:
+    """`terraform output -json`: name -> value."""
+    try:
+        outputs = json.loads(output_json or "{}")
+    except json.JSONDecodeError as exc:
+        raise TerraformError("output -json", 0, f"unreadable outputs JSON: {exc}") from exc
+    return {str(name): entry.get("value") for name, entry in outputs.items()}

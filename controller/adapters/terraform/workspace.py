@@ -5,6 +5,8 @@ Layout under the workdir:
     stack/fleets.auto.tfvars.json
     stack/terraform.tfstate
     plans/<plan_id>.tfplan
+    drift/applied.tfvars.json   the last applied variables, for the refresh-only plan
+    drift/refresh-only.tfplan
 """
 
 from __future__ import annotations
@@ -20,11 +22,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from controller.adapters.terraform.plan_json import parse_plan
+from controller.adapters.files import write_atomically
+from controller.adapters.terraform.plan_json import parse_outputs, parse_plan, parse_refresh_only
 from controller.adapters.terraform.runner import TerraformResult, TerraformRunner
 from controller.domain.errors import PermanentError, TemporaryError, TerraformError
 from controller.domain.plan import PlanSummary
+from controller.domain.refresh import RefreshOnlyPlan
 
 COMMON = ["-input=false", "-no-color"]
 
@@ -82,6 +87,46 @@ class TerraformWorkspace:
         with self.apply_lock(f"{holder} applying {plan_id}"):
             result = self.runner.run(self.stack_dir, "apply", [*COMMON, str(planfile.resolve())])
         return self._check("apply", result)
+
+    def refresh_only(self, variables: dict[str, Any]) -> RefreshOnlyPlan:
+        """`plan -refresh-only -detailed-exitcode` against `variables` (the last applied ones).
+
+        The variables go in a file of their own passed with -var-file, which takes precedence
+        over the stack's auto.tfvars: a plan waiting for review never shows up as drift, and the
+        rendered variables a cycle is about to plan are never touched. Holds the apply lock, so
+        it never reads a state an apply is writing (TemporaryError if one runs).
+        """
+        drift_dir = self.workdir / "drift"
+        drift_dir.mkdir(parents=True, exist_ok=True)
+        var_file = drift_dir / "applied.tfvars.json"
+        planfile = drift_dir / "refresh-only.tfplan"
+        write_atomically(var_file, json.dumps(variables, indent=2, sort_keys=True) + "\n")
+        with self.apply_lock("drift check (refresh-only plan)"):
+            result = self.runner.run(
+                self.stack_dir,
+                "plan",
+                [
+                    *COMMON,
+                    "-refresh-only",
+                    "-detailed-exitcode",
+                    f"-var-file={var_file.resolve()}",
+                    f"-out={planfile.resolve()}",
+                ],
+            )
+            if result.exit_code not in (0, 2):
+                raise TerraformError(
+                    "plan -refresh-only", result.exit_code, result.stderr or result.stdout
+                )
+            shown = self.runner.run(
+                self.stack_dir, "show", ["-json", "-no-color", str(planfile.resolve())]
+            )
+        self._check("show", shown)
+        return parse_refresh_only(result.exit_code, shown.stdout)
+
+    def outputs(self) -> dict[str, Any]:
+        """The stack's root outputs from its state (`terraform output -json`)."""
+        result = self.runner.run(self.stack_dir, "output", ["-json", "-no-color"])
+        return parse_outputs(self._check("output", result).stdout)
 
     def prune_plans(self, keep: int = 20) -> None:
         files = sorted(self.plans_dir.glob("*.tfplan"), key=lambda p: p.stat().st_mtime)
