@@ -18,6 +18,8 @@ LAYERS = [
         "controller.simulation",
         "controller.review",
         "controller.feedback",
+        "controller.matching",
+        "controller.anomaly",
     ),
     ("controller.adapters",),
     ("controller.config",),
