@@ -268,7 +268,7 @@ class AnomaliesConfig(_Section):
         default=4.0, description="matched sessions this many sigmas off in resource use are unusual"
     )
     sustained: Duration = Field(
-        default=timedelta(minutes=10), description="how long a metric must be off to be an anomaly"
+        default=timedelta(minutes=5), description="how long a metric must be off to be an anomaly"
     )
     resolve_after: Duration = Field(
         default=timedelta(minutes=10), description="quiet this long -> resolved"

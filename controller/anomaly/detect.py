@@ -24,7 +24,7 @@ IntArray = npt.NDArray[np.int64]
 
 @dataclass(frozen=True)
 class Thresholds:
-    sustained_steps: int = 10
+    sustained_steps: int = 5
     """steps a metric condition must hold (the sustained period / the step)"""
     resource_z: float = 4.0
     """a matched session whose per-event resource use is this many sigmas off is unusual"""
@@ -223,3 +223,13 @@ def seasonal_interval(
 def _end(times: Sequence[datetime], b: int) -> datetime:
     step = times[1] - times[0] if len(times) > 1 else timedelta(minutes=1)
     return times[b - 1] + step
+
+
+def trailing_median(values: FloatArray, window: int) -> FloatArray:
+    """Median of the `window` steps before each step (NaN-aware; the first steps use what exists)."""
+    padded = np.concatenate([np.full(window, np.nan), values])
+    views = np.lib.stride_tricks.sliding_window_view(padded, window)[: values.shape[0]]
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out = np.nanmedian(views, axis=1)
+    return np.asarray(np.nan_to_num(out, nan=0.0), dtype=np.float64)
