@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from bench.matching_eval import load_personas  # noqa: E402
 from controller.anomaly.detect import (  # noqa: E402
     Thresholds,
+    level_interval,
     outside_interval,
     per_step,
     seasonal_interval,
@@ -91,7 +92,9 @@ def interval(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return seasonal_interval(smooth(values, THRESHOLDS.smoothing_steps), DAY)
 
 
-def burst_and_drop(name: str, times: list[datetime], clean: np.ndarray, seed: int) -> None:
+def burst_and_drop(
+    name: str, times: list[datetime], clean: np.ndarray, seed: int, level: bool = False
+) -> None:
     rng = np.random.default_rng(seed)
     valid = ~np.isnan(clean)
     first = 7 * DAY + 60
@@ -99,10 +102,11 @@ def burst_and_drop(name: str, times: list[datetime], clean: np.ndarray, seed: in
     series = clean.copy()
     for a, b in bursts:
         series[a:b] *= 3.0
-    mean, lo, hi = interval(series)
+    mean, lo, hi = level_interval(series) if level else interval(series)
+    thresholds = Thresholds(sustained_steps=7) if level else THRESHOLDS
     found = [
         f
-        for f in outside_interval(times, series, lo, hi, None, THRESHOLDS)
+        for f in outside_interval(times, series, lo, hi, None, thresholds)
         if f.evidence["direction"] == "above" and f.start >= times[first]
     ]
     p, r, n = precision_recall(found, bursts, times)
@@ -208,7 +212,15 @@ def main() -> None:
     unseen_persona(seed=2)
     nasa_start, nasa = load_nasa()
     nasa_times = [nasa_start + timedelta(minutes=i) for i in range(nasa.shape[0])]
-    burst_and_drop("NASA 1995", nasa_times, nasa, seed=4)
+    burst_and_drop("NASA 1995 [seasonal band], seed 4", nasa_times, nasa, seed=4)
+    for seed in (4, 5, 6):
+        burst_and_drop(
+            f"NASA 1995 [previous-hour level x2, 7 min], seed {seed}",
+            nasa_times,
+            nasa,
+            seed=seed,
+            level=True,
+        )
 
 
 if __name__ == "__main__":

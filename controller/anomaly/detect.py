@@ -233,3 +233,15 @@ def trailing_median(values: FloatArray, window: int) -> FloatArray:
         warnings.simplefilter("ignore", RuntimeWarning)
         out = np.nanmedian(views, axis=1)
     return np.asarray(np.nan_to_num(out, nan=0.0), dtype=np.float64)
+
+
+def level_interval(
+    values: FloatArray, window: int = 60, factor: float = 2.0, poisson_sigmas: float = 4.0
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """A short-horizon baseline (mean, lo, hi): the median of the previous `window` steps, with a
+    band of x/÷ `factor`, never narrower than `poisson_sigmas` Poisson standard deviations (so a
+    quiet series at 3 per minute does not flag 7). For counts whose daily shape is too irregular
+    for `seasonal_interval` (the NASA trace: launches, weekends, outages)."""
+    level = trailing_median(values, window)
+    hi = np.maximum(factor * level, level + poisson_sigmas * np.sqrt(level + 1.0))
+    return level, level / factor, hi
