@@ -120,7 +120,7 @@ def burst_and_drop(
     series = clean.copy()
     for a, b in drops:
         series[a:b] *= 0.05
-    mean, lo, hi = interval(series)
+    mean, lo, hi = level_interval(series, window=120) if level else interval(series)
     found = [
         f
         for f in traffic_vanished(times, series, mean, None, THRESHOLDS)

@@ -34,6 +34,9 @@ class Thresholds:
     """... and above this many per step (so 0 -> 1 is not a spike)"""
     vanished_fraction: float = 0.2
     """a persona below this fraction of its expected traffic has vanished"""
+    vanished_min_expected: float = 10.0
+    """... when at least this much was expected per step (a quiet night going quieter is not
+    news; Poisson noise at 3 per minute often reads as 0)"""
     smoothing_steps: int = 3
     """rolling mean over this many steps before comparing a noisy series to its interval"""
 
@@ -178,7 +181,9 @@ def traffic_vanished(
     exactly when the series stops."""
     values = smooth(np.nan_to_num(actual), thresholds.smoothing_steps)
     with np.errstate(invalid="ignore"):
-        flag = (expected > 0) & (values < thresholds.vanished_fraction * expected)
+        flag = (expected >= thresholds.vanished_min_expected) & (
+            values < thresholds.vanished_fraction * expected
+        )
     return [
         Finding(
             "traffic_vanished",
