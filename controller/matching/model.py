@@ -32,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -456,3 +457,60 @@ def _learned_parameters(
         res_sigma=sigma,
         log_weight=np.log(weight),
     )
+
+
+def learned_rows(matcher: PersonaMatcher) -> dict[tuple[str, int], dict[str, list[Any]]]:
+    """What was learned, per (persona key, version), as plain lists (for a store to persist).
+
+    The vocabulary is part of each row, so rows read back under a different vocabulary are
+    re-indexed by name rather than misread."""
+    if matcher.learned is None:
+        return {}
+    s, vocab = matcher.learned, matcher.vocabulary
+    out = {}
+    for k, key in enumerate(matcher.declared.keys):
+        out[(key, matcher.declared.versions[k])] = {
+            "sessions": [float(s.sessions[k])],
+            "type_names": list(vocab.event_types),
+            "type_counts": s.type_counts[k].tolist(),
+            "hours": s.hours[k].tolist(),
+            "region_names": list(vocab.regions),
+            "regions": s.regions[k].tolist(),
+            "log_sum": s.log_sum[k].tolist(),
+            "log_sq_sum": s.log_sq_sum[k].tolist(),
+        }
+    return out
+
+
+def with_learned_rows(
+    matcher: PersonaMatcher, rows: dict[tuple[str, int], dict[str, list[Any]]]
+) -> PersonaMatcher:
+    """The matcher with stored statistics restored for the (key, version)s it has; rows of other
+    versions are ignored (a changed persona starts from its definition)."""
+    d, vocab = matcher.declared, matcher.vocabulary
+    k, v, r = len(d.keys), d.log_type.shape[1], d.log_region.shape[1]
+    s = Statistics.zeros(k, v, r)
+    arrays = [np.array(a, copy=True) for a in _fields(s)]
+    sessions, types, hours, regions, log_sum, log_sq = arrays
+    for j, key in enumerate(d.keys):
+        row = rows.get((key, d.versions[j]))
+        if row is None:
+            continue
+        sessions[j] = row["sessions"][0]
+        types[j] = _reindex(row["type_names"], row["type_counts"], vocab.event_types, v)
+        hours[j] = row["hours"]
+        regions[j] = _reindex(row["region_names"], row["regions"], vocab.regions, r)
+        log_sum[j] = row["log_sum"]
+        log_sq[j] = row["log_sq_sum"]
+    return replace(matcher, learned=Statistics(*arrays))
+
+
+def _reindex(
+    names: Sequence[object], values: Sequence[float], target: Sequence[str], slots: int
+) -> FloatArray:
+    out = np.zeros(slots)
+    lookup = {name: i for i, name in enumerate(target)}
+    for i, value in enumerate(values):
+        name = names[i] if i < len(names) else None
+        out[lookup.get(str(name), slots - 1) if name is not None else slots - 1] += value
+    return out

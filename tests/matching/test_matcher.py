@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,12 @@ import yaml
 from controller.domain.persona import Persona
 from controller.matching.drift import drift
 from controller.matching.features import SessionFeatures, counts_from_type_masks, hour_of_week
-from controller.matching.model import UNMATCHED, PersonaMatcher
+from controller.matching.model import (
+    UNMATCHED,
+    PersonaMatcher,
+    learned_rows,
+    with_learned_rows,
+)
 from controller.matching.synthetic import GeneratorSettings, generate
 
 PERSONAS = Path(__file__).resolve().parents[2] / "personas"
@@ -154,3 +160,23 @@ def test_a_new_persona_version_forgets_what_was_learned_for_the_old_one(
     assert bumped.learned.sessions[publisher] == 0
     shopper = bumped.keys.index("peak-hour-shopper")
     assert bumped.learned.sessions[shopper] == learned.learned.sessions[shopper] > 0
+
+
+def test_learned_statistics_survive_a_round_trip_through_plain_rows(
+    personas: list[Persona], matcher: PersonaMatcher
+) -> None:
+    data = generate(personas, matcher.vocabulary, GeneratorSettings(sessions=500))
+    learned = matcher.refine(data.features)
+    rows = json.loads(
+        json.dumps({f"{k}@{v}": row for (k, v), row in learned_rows(learned).items()})
+    )
+    restored = with_learned_rows(
+        matcher, {(k.split("@")[0], int(k.split("@")[1])): row for k, row in rows.items()}
+    )
+    assert np.allclose(restored.parameters().res_mu, learned.parameters().res_mu)
+    assert np.allclose(restored.parameters().log_type, learned.parameters().log_type)
+    # rows of another version are ignored
+    stale = with_learned_rows(
+        PersonaMatcher.from_personas(personas, versions=[2, 2, 2]), learned_rows(learned)
+    )
+    assert stale.learned is not None and stale.learned.sessions.sum() == 0
