@@ -180,3 +180,32 @@ def test_learned_statistics_survive_a_round_trip_through_plain_rows(
         PersonaMatcher.from_personas(personas, versions=[2, 2, 2]), learned_rows(learned)
     )
     assert stale.learned is not None and stale.learned.sessions.sum() == 0
+
+
+def test_a_session_inside_a_declared_peak_window_is_likelier_for_that_persona(
+    matcher: PersonaMatcher,
+) -> None:
+    shopper = matcher.keys.index("peak-hour-shopper")
+    times = matcher.parameters().log_time[shopper]
+    # Wednesday 12:30 New York is 17:30 UTC in winter, 16:30 in summer: both partly boosted
+    wednesday_lunch_utc = 2 * 24 + 17
+    wednesday_night_utc = 2 * 24 + 8
+    assert times[wednesday_lunch_utc] > times[wednesday_night_utc] + np.log(2)
+
+
+def test_a_session_inside_a_one_off_peak_gets_that_personas_boost(
+    matcher: PersonaMatcher,
+) -> None:
+    black_friday = 1795760400.0  # 2026-11-27T06:20Z, inside the API consumer's partner sync
+    session = _session(matcher, {"api_read": 1}, [20, 16, 125, 2], "us-east-1")
+    inside = SessionFeatures(
+        session.type_counts,
+        session.resource_per_event,
+        session.hour_of_week,
+        session.region,
+        np.array([black_friday]),
+    )
+    api = matcher.keys.index("api-consumer")
+    with_peak, _ = matcher.log_likelihood(inside)
+    without, _ = matcher.log_likelihood(session)
+    assert with_peak[0, api] - without[0, api] == pytest.approx(np.log(3.0))
