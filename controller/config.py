@@ -326,6 +326,77 @@ class ApiConfig(_Section):
     )
 
 
+AnomalyKindName = Literal[
+    "unmatched_sessions",
+    "unusual_resources",
+    "demand_outside_forecast",
+    "unmatched_spike",
+    "traffic_vanished",
+]
+
+
+class AnomalyPolicyConfig(_Section):
+    """What to do about one kind of anomaly (controller.anomaly.mitigation.Policy)."""
+
+    actions: Annotated[list[Literal["alert", "scale_out", "throttle"]], Field(min_length=1)] = [
+        "alert"
+    ]
+    factor: Annotated[float, Field(ge=1.0, le=10.0)] = Field(
+        default=1.5, description="scale_out: desired instances times this"
+    )
+    min_extra: Annotated[int, Field(ge=0)] = Field(
+        default=1, description="scale_out: at least this many more instances"
+    )
+    duration: Duration = Field(
+        default=timedelta(minutes=30), description="scale_out: held this long after last seen"
+    )
+    throttle_headroom: Annotated[float, Field(gt=1.0)] = Field(
+        default=1.2, description="throttle: limit = expected per-client rate times this"
+    )
+
+
+class AnomaliesConfig(_Section):
+    """Matching thresholds, anomaly detection, mitigation policies and alert channels."""
+
+    min_probability: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.6, description="sessions below this posterior are unmatched"
+    )
+    max_outlier_z: Annotated[float, Field(gt=0)] = Field(
+        default=6.0, description="sessions further below their persona's own model are unmatched"
+    )
+    resource_z: Annotated[float, Field(gt=0)] = Field(
+        default=4.0, description="matched sessions this many sigmas off in resource use are unusual"
+    )
+    sustained: Duration = Field(
+        default=timedelta(minutes=5), description="how long a metric must be off to be an anomaly"
+    )
+    resolve_after: Duration = Field(
+        default=timedelta(minutes=10), description="quiet this long -> resolved"
+    )
+    unmatched_factor: Annotated[float, Field(gt=1)] = 3.0
+    unmatched_min_rate: Annotated[float, Field(ge=0)] = 5.0
+    vanished_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.2
+    policies: dict[AnomalyKindName, AnomalyPolicyConfig] = Field(default_factory=dict)
+    webhook_url: str | None = Field(default=None, description="POST alerts here (http/https)")
+    sns_topic_arn: str | None = Field(default=None, description="publish alerts to this topic")
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError(f"not an http(s) URL: {value!r}")
+        return value
+
+    @field_validator("sns_topic_arn")
+    @classmethod
+    def _topic_arn(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(
+            r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+$", value
+        ):
+            raise ValueError(f"not an SNS topic ARN: {value!r}")
+        return value
+
+
 def _default_fleets() -> list[FleetConfig]:
     return [
         FleetConfig(name="web", min_instances=2, max_instances=30),
@@ -356,6 +427,7 @@ class ControllerConfig(BaseSettings):
     aws: AwsConfig = Field(default_factory=AwsConfig)
     drift: DriftConfig = Field(default_factory=DriftConfig)
     monitor: MonitorConfig = Field(default_factory=MonitorConfig)
+    anomalies: AnomaliesConfig = Field(default_factory=AnomaliesConfig)
 
     @classmethod
     def settings_customise_sources(

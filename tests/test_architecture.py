@@ -20,6 +20,8 @@ LAYERS = [
         "controller.feedback",
         "controller.drift",
         "controller.monitoring",
+        "controller.matching",
+        "controller.anomaly",
     ),
     ("controller.adapters",),
     ("controller.config",),

@@ -65,3 +65,14 @@ variable "environment" {
     security_groups = []
   }
 }
+
+variable "anomaly_rate_limits" {
+  description = "Recommended per-client request limits (per 5 minutes) from the anomaly mitigation policy, keyed by fleet; {} = no throttling. Wire to an aws_wafv2_web_acl rate_based_statement (docs/anomalies.md)."
+  type        = map(number)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for limit in values(var.anomaly_rate_limits) : limit >= 10 && limit <= 2000000000 && floor(limit) == limit])
+    error_message = "Rate limits are whole numbers between 10 and 2,000,000,000 (the AWS WAF rate-based rule range)."
+  }
+}

@@ -1,0 +1,1 @@
+"""Anomalies: typed records with a lifecycle, their detection and mitigation (pure)."""

@@ -1,0 +1,252 @@
+"""Detectors: session-level flags and metric-level findings on regular series (numpy in).
+
+Series are per step (e.g. one minute), `times[i]` is the start of step i. A metric-level finding
+needs its condition to hold for `min_steps` consecutive steps (the configured sustained period);
+NaN steps (gaps) break a run rather than extend it.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+import numpy.typing as npt
+
+from controller.anomaly.records import Finding
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    sustained_steps: int = 5
+    """steps a metric condition must hold (the sustained period / the step)"""
+    resource_z: float = 4.0
+    """a matched session whose per-event resource use is this many sigmas off is unusual"""
+    unmatched_factor: float = 3.0
+    """unmatched sessions per step above this times their baseline is a spike"""
+    unmatched_min_rate: float = 5.0
+    """... and above this many per step (so 0 -> 1 is not a spike)"""
+    vanished_fraction: float = 0.2
+    """a persona below this fraction of its expected traffic has vanished"""
+    vanished_min_expected: float = 10.0
+    """... when at least this much was expected per step (a quiet night going quieter is not
+    news; Poisson noise at 3 per minute often reads as 0)"""
+    smoothing_steps: int = 3
+    """rolling mean over this many steps before comparing a noisy series to its interval"""
+
+
+def unusual_resources(persona: IntArray, resource_z: FloatArray, threshold: float) -> BoolArray:
+    """Matched sessions whose per-event resource use is far from their persona's model."""
+    return np.asarray((persona >= 0) & (np.abs(resource_z).max(axis=1) > threshold))
+
+
+def per_step(
+    times_s: FloatArray, flags: BoolArray, start_s: float, step_s: float, steps: int
+) -> FloatArray:
+    """Flagged sessions per step (the 'unmatched per minute' metric), by session start."""
+    index = np.floor((times_s[flags] - start_s) / step_s).astype(np.int64)
+    index = index[(index >= 0) & (index < steps)]
+    return np.bincount(index, minlength=steps).astype(np.float64)
+
+
+def runs(condition: BoolArray, min_steps: int) -> list[tuple[int, int]]:
+    """[start, end) index ranges where `condition` holds for at least `min_steps` steps."""
+    padded = np.concatenate([[False], condition, [False]]).astype(np.int8)
+    edges = np.flatnonzero(np.diff(padded))
+    pairs = edges.reshape(-1, 2)
+    return [(int(a), int(b)) for a, b in pairs if b - a >= min_steps]
+
+
+def smooth(values: FloatArray, steps: int) -> FloatArray:
+    """Trailing rolling mean (uses only the present and past: no peeking)."""
+    if steps <= 1:
+        return values
+    kernel = np.ones(steps) / steps
+    filled = np.where(np.isnan(values), 0.0, values)
+    out = np.convolve(filled, kernel)[: values.shape[0]]
+    out[: steps - 1] = filled[: steps - 1]
+    return np.where(np.isnan(values), np.nan, out)
+
+
+def outside_interval(
+    times: Sequence[datetime],
+    actual: FloatArray,
+    lo: FloatArray,
+    hi: FloatArray,
+    persona: str | None,
+    thresholds: Thresholds,
+) -> list[Finding]:
+    """Demand above the forecast's upper band or below its lower band for a sustained period."""
+    values = smooth(actual, thresholds.smoothing_steps)
+    found = []
+    with np.errstate(invalid="ignore"):
+        above, below = values > hi, values < lo
+    for flag, direction in ((above, "above"), (below, "below")):
+        for a, b in runs(flag, thresholds.sustained_steps):
+            bound = hi[a:b] if direction == "above" else lo[a:b]
+            ratio = float(np.nanmean(values[a:b]) / max(float(np.nanmean(bound)), 1e-9))
+            found.append(
+                Finding(
+                    "demand_outside_forecast",
+                    persona,
+                    times[a],
+                    _end(times, b),
+                    ratio,
+                    {
+                        "direction": direction,
+                        "steps": float(b - a),
+                        "mean_actual": round(float(np.nanmean(actual[a:b])), 3),
+                        "mean_bound": round(float(np.nanmean(bound)), 3),
+                    },
+                )
+            )
+    return found
+
+
+def unmatched_spike(
+    times: Sequence[datetime], unmatched: FloatArray, baseline: FloatArray, thresholds: Thresholds
+) -> list[Finding]:
+    """Unmatched sessions per step far above their usual rate for a sustained period."""
+    limit = np.maximum(thresholds.unmatched_factor * baseline, thresholds.unmatched_min_rate)
+    values = smooth(unmatched, thresholds.smoothing_steps)
+    with np.errstate(invalid="ignore"):
+        flag = values > limit
+    return [
+        Finding(
+            "unmatched_spike",
+            None,
+            times[a],
+            _end(times, b),
+            float(np.nanmean(values[a:b]) / max(float(np.nanmean(baseline[a:b])), 1e-9)),
+            {
+                "unmatched_per_step": round(float(np.nanmean(unmatched[a:b])), 3),
+                "baseline_per_step": round(float(np.nanmean(baseline[a:b])), 3),
+            },
+        )
+        for a, b in runs(flag, thresholds.sustained_steps)
+    ]
+
+
+def unmatched_sessions(
+    times: Sequence[datetime], unmatched: FloatArray, thresholds: Thresholds
+) -> list[Finding]:
+    """Any unmatched sessions, grouped into runs of steps that had some (a session-level record)."""
+    return [
+        Finding(
+            "unmatched_sessions",
+            None,
+            times[a],
+            _end(times, b),
+            float(np.nansum(unmatched[a:b])),
+            {"sessions": float(np.nansum(unmatched[a:b]))},
+        )
+        for a, b in runs(np.nan_to_num(unmatched) > 0, 1)
+    ]
+
+
+def unusual_sessions(
+    times: Sequence[datetime], unusual: FloatArray, persona: str, min_sessions: int = 1
+) -> list[Finding]:
+    """Matched sessions of `persona` with very unusual resource use, grouped into runs."""
+    return [
+        Finding(
+            "unusual_resources",
+            persona,
+            times[a],
+            _end(times, b),
+            float(np.nansum(unusual[a:b])),
+            {"sessions": float(np.nansum(unusual[a:b]))},
+        )
+        for a, b in runs(np.nan_to_num(unusual) > 0, 1)
+        if np.nansum(unusual[a:b]) >= min_sessions
+    ]
+
+
+def traffic_vanished(
+    times: Sequence[datetime],
+    actual: FloatArray,
+    expected: FloatArray,
+    persona: str | None,
+    thresholds: Thresholds,
+) -> list[Finding]:
+    """A persona's traffic far below what was expected (e.g. the forecast mean) for a while.
+
+    A step with no data at all (NaN: nothing arrived) counts as zero traffic here: vanishing is
+    exactly when the series stops."""
+    values = smooth(np.nan_to_num(actual), thresholds.smoothing_steps)
+    with np.errstate(invalid="ignore"):
+        flag = (expected >= thresholds.vanished_min_expected) & (
+            values < thresholds.vanished_fraction * expected
+        )
+    return [
+        Finding(
+            "traffic_vanished",
+            persona,
+            times[a],
+            _end(times, b),
+            float(np.mean(values[a:b]) / max(float(np.nanmean(expected[a:b])), 1e-9)),
+            {
+                "mean_actual": round(float(np.mean(values[a:b])), 3),
+                "mean_expected": round(float(np.nanmean(expected[a:b])), 3),
+            },
+        )
+        for a, b in runs(flag, thresholds.sustained_steps)
+    ]
+
+
+def seasonal_interval(
+    values: FloatArray, period: int, periods: int = 7, half_window: int = 7, width: float = 3.0
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """A forecast-free baseline (mean, lo, hi) per step from the same time in earlier periods.
+
+    For step t: the median of the steps within `half_window` of t - j*period, j = 1..periods
+    (past only), and a band of `width` robust standard deviations of log(1 + value) around it.
+    Used when no forecast interval exists (the bench's real trace, cold start)."""
+    n = values.shape[0]
+    logv = np.log1p(np.where(np.isnan(values), np.nan, values))
+    offsets = [
+        -j * period + d for j in range(1, periods + 1) for d in range(-half_window, half_window + 1)
+    ]
+    stack = np.full((len(offsets), n), np.nan)
+    for i, off in enumerate(offsets):
+        if -off < n:
+            stack[i, -off:] = logv[: n + off]
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: no history yet
+        centre = np.nanmedian(stack, axis=0)
+        spread = 1.4826 * np.nanmedian(np.abs(stack - centre[None]), axis=0)
+    spread = np.maximum(spread, 0.1)
+    return np.expm1(centre), np.expm1(centre - width * spread), np.expm1(centre + width * spread)
+
+
+def _end(times: Sequence[datetime], b: int) -> datetime:
+    step = times[1] - times[0] if len(times) > 1 else timedelta(minutes=1)
+    return times[b - 1] + step
+
+
+def trailing_median(values: FloatArray, window: int) -> FloatArray:
+    """Median of the `window` steps before each step (NaN-aware; the first steps use what exists)."""
+    padded = np.concatenate([np.full(window, np.nan), values])
+    views = np.lib.stride_tricks.sliding_window_view(padded, window)[: values.shape[0]]
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out = np.nanmedian(views, axis=1)
+    return np.asarray(np.nan_to_num(out, nan=0.0), dtype=np.float64)
+
+
+def level_interval(
+    values: FloatArray, window: int = 60, factor: float = 2.0, poisson_sigmas: float = 4.0
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """A short-horizon baseline (mean, lo, hi): the median of the previous `window` steps, with a
+    band of x/÷ `factor`, never narrower than `poisson_sigmas` Poisson standard deviations (so a
+    quiet series at 3 per minute does not flag 7). For counts whose daily shape is too irregular
+    for `seasonal_interval` (the NASA trace: launches, weekends, outages)."""
+    level = trailing_median(values, window)
+    hi = np.maximum(factor * level, level + poisson_sigmas * np.sqrt(level + 1.0))
+    return level, level / factor, hi

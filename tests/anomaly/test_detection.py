@@ -1,0 +1,112 @@
+"""Each anomaly kind detected on injected data, and the open/ongoing/resolved lifecycle."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from controller.anomaly.detect import (
+    Thresholds,
+    outside_interval,
+    per_step,
+    runs,
+    traffic_vanished,
+    unmatched_sessions,
+    unmatched_spike,
+    unusual_resources,
+    unusual_sessions,
+)
+from controller.anomaly.records import Finding, track
+
+T0 = datetime(2026, 3, 2, tzinfo=UTC)
+TIMES = [T0 + timedelta(minutes=i) for i in range(120)]
+TH = Thresholds(sustained_steps=5, smoothing_steps=1)
+
+
+def _flat(value: float = 100.0) -> np.ndarray:
+    return np.full(120, value)
+
+
+def test_runs_keep_only_conditions_held_long_enough() -> None:
+    flag = np.zeros(20, dtype=bool)
+    flag[2:4] = True  # 2 steps: too short
+    flag[10:16] = True
+    assert runs(flag, 5) == [(10, 16)]
+
+
+def test_a_sustained_3x_burst_is_demand_outside_the_forecast_interval() -> None:
+    actual = _flat()
+    actual[40:55] *= 3
+    (found,) = outside_interval(TIMES, actual, _flat(80), _flat(130), "shopper", TH)
+    assert found.kind == "demand_outside_forecast" and found.persona == "shopper"
+    assert found.start == TIMES[40] and found.end == TIMES[55]
+    assert found.evidence["direction"] == "above"
+    assert found.size > 2
+
+
+def test_a_burst_shorter_than_the_sustained_period_is_not_an_anomaly() -> None:
+    actual = _flat()
+    actual[40:43] *= 3
+    assert outside_interval(TIMES, actual, _flat(80), _flat(130), "shopper", TH) == []
+
+
+def test_vanished_traffic_is_detected_including_minutes_with_no_data() -> None:
+    actual = _flat()
+    actual[60:70] = 2.0
+    actual[70:80] = np.nan  # nothing arrived at all
+    (found,) = traffic_vanished(TIMES, actual, _flat(), "shopper", TH)
+    assert found.kind == "traffic_vanished"
+    assert (found.start, found.end) == (TIMES[60], TIMES[80])
+    assert found.size < 0.05
+
+
+def test_a_spike_of_unmatched_sessions_is_detected_against_its_baseline() -> None:
+    unmatched = _flat(1.0)
+    unmatched[30:50] = 12.0
+    (found,) = unmatched_spike(TIMES, unmatched, _flat(1.0), TH)
+    assert found.kind == "unmatched_spike"
+    assert (found.start, found.end) == (TIMES[30], TIMES[50])
+
+
+def test_unmatched_sessions_per_minute_are_counted_by_session_start() -> None:
+    start = T0.timestamp()
+    times = np.array([start + 5, start + 65, start + 70, start + 600])
+    flags = np.array([True, True, False, True])
+    rate = per_step(times, flags, start, 60.0, 5)
+    assert rate.tolist() == [1.0, 1.0, 0.0, 0.0, 0.0]
+    (found,) = unmatched_sessions(TIMES[:5], rate, TH)
+    assert found.size == 2.0
+
+
+def test_matched_sessions_with_far_off_resources_are_unusual() -> None:
+    persona = np.array([0, 0, -1])
+    z = np.array([[0.5, 0.1, 0.0, 0.2], [0.1, 6.0, 0.0, 0.0], [9.0, 9.0, 9.0, 9.0]])
+    flags = unusual_resources(persona, z, 4.0)
+    assert flags.tolist() == [False, True, False]  # the unmatched one is another anomaly
+    (found,) = unusual_sessions(TIMES[:3], flags.astype(float), "shopper")
+    assert found.kind == "unusual_resources" and found.size == 1.0
+
+
+def _finding(start: int, end: int) -> Finding:
+    return Finding("unmatched_spike", None, TIMES[start], TIMES[end], 4.0, {"n": 1.0})
+
+
+def test_an_anomaly_opens_continues_and_resolves_when_quiet() -> None:
+    after = timedelta(minutes=10)
+    (opened,) = track([], [_finding(10, 20)], TIMES[20], after)
+    assert opened.status == "open"
+    (ongoing,) = track([opened], [_finding(21, 30)], TIMES[30], after)
+    assert ongoing.status == "ongoing" and ongoing.id == opened.id
+    assert ongoing.end == TIMES[30]
+    (still,) = track([ongoing], [], TIMES[35], after)
+    assert still.status == "ongoing"
+    (resolved,) = track([still], [], TIMES[41], after)
+    assert resolved.status == "resolved" and resolved.end == TIMES[30]
+
+
+def test_a_finding_long_after_a_resolved_one_opens_a_new_anomaly() -> None:
+    after = timedelta(minutes=10)
+    (first,) = track([], [_finding(10, 20)], TIMES[20], after)
+    old, new = track([first], [_finding(60, 70)], TIMES[70], after)
+    assert old.status == "resolved" and new.status == "open" and new.id != old.id
