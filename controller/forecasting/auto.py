@@ -196,6 +196,7 @@ class AutoForecaster:
         actuals = _windows(y, origins, steps)
         train = y[: n - calibration]
 
+        offset = _log_offset(y)
         candidates = list(self._candidates())
         scores: list[CandidateScore] = []
         paths: list[FloatArray] = []
@@ -208,7 +209,7 @@ class AutoForecaster:
             except MODEL_FAILURES as exc:
                 scores.append(CandidateScore(model.name, None, f"{type(exc).__name__}: {exc}"))
                 continue
-            mae = float(np.nanmean(np.abs(actuals - forecast)))
+            mae = _score(actuals, forecast, offset)
             scores.append(CandidateScore(model.name, mae))
             paths.append(forecast)
             kept.append(index)
@@ -224,7 +225,7 @@ class AutoForecaster:
             top = [int(i) for i in order[:COMBINE_TOP]]
             top_weights = 1.0 / np.maximum(maes[top], 1e-12)
             combined = _weighted_median(np.stack([paths[i] for i in top]), top_weights)
-            combined_mae = float(np.nanmean(np.abs(actuals - combined)))
+            combined_mae = _score(actuals, combined, offset)
             if combined_mae < best:
                 chosen, weights, best = top, top_weights, combined_mae
         point = _weighted_median(np.stack([paths[i] for i in chosen]), weights)
@@ -338,6 +339,15 @@ def _weighted_median(paths: FloatArray, weights: FloatArray) -> FloatArray:
     half = cumulative[-1] / 2
     pick = np.argmax(cumulative >= half[None, ...] - 1e-12, axis=0)
     return np.take_along_axis(sorted_paths, pick[None, ...], axis=0)[0]
+
+
+def _score(actuals: FloatArray, forecast: FloatArray, offset: float | None) -> float:
+    """Mean absolute error, on the log scale for non-negative series so that one burst in the
+    backtest window does not decide the choice."""
+    if offset is None:
+        return float(np.nanmean(np.abs(actuals - forecast)))
+    with np.errstate(invalid="ignore"):
+        return float(np.nanmean(np.abs(np.log(actuals + offset) - np.log(np.maximum(forecast, 0) + offset))))
 
 
 def _log_offset(y: FloatArray) -> float | None:

@@ -29,7 +29,7 @@ from controller.forecasting.model import (
     observed_count,
 )
 
-MIN_SEASONS_FOR_TERMS = 2
+MIN_SEASONS_FOR_TERMS = 1
 """a season's terms enter only once the history spans this many of its cycles"""
 INTERACTING_DAILY_PAIRS = 6
 """daily harmonics whose shape may change with the day of the week (`interactions`)"""
