@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "runs",
     "personas",
     "demo_events",
+    "forecast",
 )
 
 

@@ -1,0 +1,314 @@
+"""Forecasting benchmark on the NASA-HTTP 1995 trace (issue 6 protocol), anchors in the same run.
+
+Series: requests per minute, resampled to 5-minute mean requests per second (gaps stay NaN).
+- day-ahead: origins at each midnight 1995-07-15 .. 07-27 (13), horizon 288 steps, history = all
+  before the origin; MASE scaled by the in-sample seasonal-naive (m=288) MAE of that history.
+- hour-ahead: origins every hour 1995-07-21 00:00 .. 07-28 12:00 (181, both ends included),
+  horizon 12; MASE scaled by the in-sample one-step naive MAE.
+MSIS (95%) uses the same scale as MASE. Coverage = share of actual values inside the 95% band.
+
+Models: ours (AutoForecaster, exactly what the daemon and `fleetctl forecast` use) and the
+anchors: seasonal naive (m=288), mean of the last 7 days at the same time, statsforecast MSTL
+(seasons 288 and 2016, AutoETS trend) and Prophet (daily + weekly). MSTL and Prophet take
+seconds per fit, so they run on a fixed subsample: every day-ahead origin and every 13th
+hour-ahead origin (14, spread over all hours of the day); every model is also scored on that
+subsample, so the ratios compare like with like.
+
+Every fit+forecast runs in a pool of 2 worker processes with one BLAS thread each; the seconds
+are wall time per series inside the worker.
+
+    python bench/forecast_nasa.py              # the table (also saved to bench/out/)
+    python bench/forecast_nasa.py --families   # plus each model family on its own (slower)
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import importlib.util  # noqa: E402
+import logging  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from concurrent.futures import ProcessPoolExecutor  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT.parent))
+
+from controller.forecasting.auto import AutoForecaster, default_candidates  # noqa: E402
+
+DATA = ROOT / "data" / "nasa-http-1995-per-minute.csv.gz"
+OUT = ROOT / "out"
+STEP = pd.Timedelta("5min")
+DAY, WEEK = 288, 2016
+SLOW_EVERY = 13
+TZ = "UTC-04:00"
+
+Band = tuple[np.ndarray, np.ndarray] | None
+Result = tuple[np.ndarray, Band, float]
+
+
+def load_series() -> pd.Series:
+    frame = pd.read_csv(DATA)
+    times = pd.to_datetime(frame["timestamp"])
+    per_second = pd.Series(frame["requests"].to_numpy(np.float64) / 60.0, index=times)
+    return per_second.resample(STEP).mean()  # minutes with no row -> NaN buckets, not zeros
+
+
+@dataclass(frozen=True)
+class Protocol:
+    name: str
+    origins: list[int]
+    horizon: int
+    scale_lag: int
+
+
+def protocols(series: pd.Series) -> list[Protocol]:
+    def at(text: str) -> int:
+        return int(series.index.get_loc(pd.Timestamp(text).tz_localize(TZ)))
+
+    day = [at(f"1995-07-{d:02d} 00:00") for d in range(15, 28)]
+    hour = list(range(at("1995-07-21 00:00"), at("1995-07-28 12:00") + 1, 12))
+    return [Protocol("day-ahead", day, DAY, DAY), Protocol("hour-ahead", hour, 12, 1)]
+
+
+# -- models: each takes (history, horizon) and returns (mean, 95% band or None) --------------
+def ours(history: np.ndarray, horizon: int) -> tuple[np.ndarray, Band]:
+    prediction = AutoForecaster((DAY, WEEK), horizon).fit(history).predict(horizon, level=[95])
+    return prediction.mean, prediction.interval(95)
+
+
+def seasonal_naive(history: np.ndarray, horizon: int) -> tuple[np.ndarray, Band]:
+    return np.resize(history[-DAY:], horizon), None
+
+
+def mean_last_7_days(history: np.ndarray, horizon: int) -> tuple[np.ndarray, Band]:
+    profile = np.nanmean(history[-7 * DAY :].reshape(7, DAY), axis=0)
+    return np.resize(profile, horizon), None
+
+
+def statsforecast_mstl(history: np.ndarray, horizon: int) -> tuple[np.ndarray, Band]:
+    from statsforecast.models import MSTL, AutoETS
+
+    model = MSTL(season_length=[DAY, WEEK], trend_forecaster=AutoETS(model="ZZN"))
+    forecast = model.fit(history).predict(horizon, level=[95])
+    return forecast["mean"], (forecast["lo-95"], forecast["hi-95"])
+
+
+def prophet(history: np.ndarray, horizon: int) -> tuple[np.ndarray, Band]:
+    from controller.forecasting.prophet_model import ProphetModel
+
+    model = ProphetModel(STEP.total_seconds(), interval_width=0.95).fit(history)
+    mean = model.forward(history, horizon)
+    return mean, model.own_interval()
+
+
+def family(index: int) -> Callable[[np.ndarray, int], tuple[np.ndarray, Band]]:
+    def run(history: np.ndarray, horizon: int) -> tuple[np.ndarray, Band]:
+        model = families()[index]
+        return model.fit(history).forward(history, horizon), None
+
+    return run
+
+
+def families() -> list:
+    from controller.forecasting.arima import FourierARIMA
+    from controller.forecasting.ets import HoltWinters
+    from controller.forecasting.mstl import MSTLSmoothing
+
+    return [
+        *default_candidates((DAY, WEEK)),
+        HoltWinters(DAY),
+        FourierARIMA((DAY, WEEK), half_life=7 * DAY, ar_window=14 * DAY),
+        MSTLSmoothing((DAY, WEEK)),
+    ]
+
+
+ANCHORS: dict[str, tuple[Callable[[np.ndarray, int], tuple[np.ndarray, Band]], str | None]] = {
+    "seasonal naive": (seasonal_naive, None),
+    "mean of last 7 days": (mean_last_7_days, None),
+    "statsforecast MSTL": (statsforecast_mstl, "statsforecast"),
+    "Prophet": (prophet, "prophet"),
+}
+SLOW = {"statsforecast MSTL", "Prophet"}
+
+
+def _run(task: tuple[str, int, np.ndarray, int]) -> tuple[str, int, Result]:
+    name, origin, history, horizon = task
+    warnings.filterwarnings("ignore")
+    logging.getLogger("cmdstanpy").disabled = True
+    fn = MODELS[name]
+    started = time.perf_counter()
+    mean, band = fn(history, horizon)
+    seconds = time.perf_counter() - started
+    return name, origin, (np.asarray(mean, np.float64), band, seconds)
+
+
+MODELS: dict[str, Callable[[np.ndarray, int], tuple[np.ndarray, Band]]] = {
+    "ours (auto)": ours,
+    **{name: fn for name, (fn, _) in ANCHORS.items()},
+}
+
+
+@dataclass
+class Score:
+    mase: float
+    coverage: float | None
+    msis: float | None
+    seconds: float
+    origins: int
+
+
+def score(values: np.ndarray, proto: Protocol, origins: list[int], results: dict[int, Result]) -> Score:
+    mases, msis, inside, seconds = [], [], [], []
+    for origin in origins:
+        mean, band, secs = results[origin]
+        history, actual = values[:origin], values[origin : origin + proto.horizon]
+        lag = proto.scale_lag
+        scale = float(np.nanmean(np.abs(history[lag:] - history[:-lag])))
+        seen = ~np.isnan(actual)
+        mases.append(float(np.mean(np.abs(actual - mean)[seen])) / scale)
+        seconds.append(secs)
+        if band is not None:
+            lo, hi = np.asarray(band[0])[seen], np.asarray(band[1])[seen]
+            a = actual[seen]
+            inside.extend(((a >= lo) & (a <= hi)).tolist())
+            penalty = (hi - lo) + 40 * (lo - a) * (a < lo) + 40 * (a - hi) * (a > hi)
+            msis.append(float(np.mean(penalty)) / scale)
+    return Score(
+        float(np.mean(mases)),
+        float(np.mean(inside)) if inside else None,
+        float(np.mean(msis)) if msis else None,
+        float(np.mean(seconds)),
+        len(origins),
+    )
+
+
+def table(title: str, rows: dict[str, Score]) -> list[str]:
+    lines = [
+        title,
+        f"  {'model':<34} {'origins':>7} {'MASE':>7} {'cov95':>7} {'MSIS':>7} {'s/series':>9}",
+    ]
+    for name, s in rows.items():
+        cov = f"{100 * s.coverage:6.1f}%" if s.coverage is not None else "      -"
+        msis = f"{s.msis:7.2f}" if s.msis is not None else "      -"
+        lines.append(
+            f"  {name:<34} {s.origins:>7} {s.mase:7.3f} {cov} {msis} {s.seconds:9.3f}"
+        )
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--families", action="store_true", help="also score each model family")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+
+    series = load_series()
+    values = series.to_numpy(np.float64)
+    protos = protocols(series)
+    skipped = []
+    for name, (_, package) in ANCHORS.items():
+        if package and importlib.util.find_spec(package) is None:
+            skipped.append(f"{name}: skipped, package {package!r} is not installed (pip install '.[bench]')")
+            del MODELS[name]
+    if args.families:
+        for index, model in enumerate(families()):
+            MODELS[f"family: {model.name}"] = family(index)
+
+    tasks = []
+    for proto in protos:
+        slow = proto.origins if proto.horizon == DAY else proto.origins[::SLOW_EVERY]
+        for name in MODELS:
+            chosen = slow if (name in SLOW or name.startswith("family: mstl")) else proto.origins
+            tasks += [(name, o, values[:o], proto.horizon) for o in chosen]
+    # slow tasks first so that the two workers finish together
+    tasks.sort(key=lambda t: 0 if t[0] in SLOW or "mstl" in t[0] else 1)
+    results: dict[tuple[str, int], Result] = {}
+    started = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        for done, (name, origin, result) in enumerate(pool.map(_run, tasks, chunksize=1), 1):
+            results[(name, origin)] = result
+            print(f"\r  {done}/{len(tasks)} fits", end="", file=sys.stderr, flush=True)
+    print(f"\r  {len(tasks)} fits in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+
+    lines = [
+        "NASA-HTTP 1995, 5-minute mean requests/s; anchors in the same run",
+        f"MSTL and Prophet on a fixed subsample: all day-ahead origins, every {SLOW_EVERY}th hour-ahead origin",
+        *skipped,
+        "",
+    ]
+    goals = []
+    for proto in protos:
+        slow = proto.origins if proto.horizon == DAY else proto.origins[::SLOW_EVERY]
+        by_model = {
+            name: {o: results[(name, o)] for o in proto.origins if (name, o) in results}
+            for name in MODELS
+        }
+        full = {n: score(values, proto, proto.origins, r) for n, r in by_model.items() if len(r) == len(proto.origins)}
+        sub = {n: score(values, proto, slow, r) for n, r in by_model.items() if all(o in r for o in slow)}
+        lines += table(f"{proto.name}: horizon {proto.horizon}, all {len(proto.origins)} origins", full)
+        if slow != proto.origins:
+            lines += table(f"{proto.name}: the {len(slow)}-origin subsample", sub)
+        lines.append("")
+        goals += goal_lines(proto.name, sub, full)
+    lines += ["goals (MASE <= 0.9 x best anchor; coverage 93-97%; MSIS below every anchor with"
+              " intervals; seconds <= 0.1 x Prophet's)", *goals]
+    text = "\n".join(lines)
+    print(text)
+    OUT.mkdir(exist_ok=True)
+    (OUT / "forecast_nasa.txt").write_text(text + "\n", encoding="utf-8")
+    print(f"\nsaved to {OUT / 'forecast_nasa.txt'}")
+    return 0
+
+
+def goal_lines(proto: str, sub: dict[str, Score], full: dict[str, Score]) -> list[str]:
+    mine = "ours (auto)"
+    lines = []
+    for label, rows in (("subsample", sub), ("all origins", full)):
+        anchors = {n: s for n, s in rows.items() if n in ANCHORS}
+        if mine not in rows or not anchors:
+            continue
+        best_name = min(anchors, key=lambda n: anchors[n].mase)
+        ratio = rows[mine].mase / anchors[best_name].mase
+        verdict = "met" if ratio <= 0.9 else "NOT met"
+        lines.append(
+            f"  {proto:<10} {label:<11} MASE {rows[mine].mase:.3f} = {ratio:.2f} x best anchor "
+            f"({best_name}, {anchors[best_name].mase:.3f}): {verdict}"
+        )
+        if label == "subsample" or proto.startswith("day"):
+            cov = rows[mine].coverage or 0.0
+            lines.append(
+                f"  {proto:<10} {label:<11} coverage {100 * cov:.1f}%: "
+                f"{'met' if 0.93 <= cov <= 0.97 else 'NOT met'}"
+            )
+            banded = {n: s.msis for n, s in anchors.items() if s.msis is not None}
+            if banded:
+                worse = [n for n, v in banded.items() if rows[mine].msis is not None and rows[mine].msis >= v]
+                lines.append(
+                    f"  {proto:<10} {label:<11} MSIS {rows[mine].msis:.2f} vs "
+                    + ", ".join(f"{n} {v:.2f}" for n, v in banded.items())
+                    + (": met" if not worse else f": NOT met ({', '.join(worse)})")
+                )
+            if "Prophet" in rows:
+                t = rows[mine].seconds / rows["Prophet"].seconds
+                lines.append(
+                    f"  {proto:<10} {label:<11} seconds {rows[mine].seconds:.3f} = {t:.3f} x Prophet's "
+                    f"({rows['Prophet'].seconds:.2f}): {'met' if t <= 0.1 else 'NOT met'}"
+                )
+    return lines
+
+
+if __name__ == "__main__":
+    sys.exit(main())
