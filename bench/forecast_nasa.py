@@ -29,19 +29,19 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
-import argparse  # noqa: E402
-import importlib.util  # noqa: E402
-import logging  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from concurrent.futures import ProcessPoolExecutor  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import importlib.util
+import logging
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent))
@@ -170,7 +170,9 @@ class Score:
     origins: int
 
 
-def score(values: np.ndarray, proto: Protocol, origins: list[int], results: dict[int, Result]) -> Score:
+def score(
+    values: np.ndarray, proto: Protocol, origins: list[int], results: dict[int, Result]
+) -> Score:
     mases, msis, inside, seconds = [], [], [], []
     for origin in origins:
         mean, band, secs = results[origin]
@@ -203,9 +205,7 @@ def table(title: str, rows: dict[str, Score]) -> list[str]:
     for name, s in rows.items():
         cov = f"{100 * s.coverage:6.1f}%" if s.coverage is not None else "      -"
         msis = f"{s.msis:7.2f}" if s.msis is not None else "      -"
-        lines.append(
-            f"  {name:<34} {s.origins:>7} {s.mase:7.3f} {cov} {msis} {s.seconds:9.3f}"
-        )
+        lines.append(f"  {name:<34} {s.origins:>7} {s.mase:7.3f} {cov} {msis} {s.seconds:9.3f}")
     return lines
 
 
@@ -221,7 +221,9 @@ def main() -> int:
     skipped = []
     for name, (_, package) in ANCHORS.items():
         if package and importlib.util.find_spec(package) is None:
-            skipped.append(f"{name}: skipped, package {package!r} is not installed (pip install '.[bench]')")
+            skipped.append(
+                f"{name}: skipped, package {package!r} is not installed (pip install '.[bench]')"
+            )
             del MODELS[name]
     if args.families:
         for index, model in enumerate(families()):
@@ -256,15 +258,28 @@ def main() -> int:
             name: {o: results[(name, o)] for o in proto.origins if (name, o) in results}
             for name in MODELS
         }
-        full = {n: score(values, proto, proto.origins, r) for n, r in by_model.items() if len(r) == len(proto.origins)}
-        sub = {n: score(values, proto, slow, r) for n, r in by_model.items() if all(o in r for o in slow)}
-        lines += table(f"{proto.name}: horizon {proto.horizon}, all {len(proto.origins)} origins", full)
+        full = {
+            n: score(values, proto, proto.origins, r)
+            for n, r in by_model.items()
+            if len(r) == len(proto.origins)
+        }
+        sub = {
+            n: score(values, proto, slow, r)
+            for n, r in by_model.items()
+            if all(o in r for o in slow)
+        }
+        lines += table(
+            f"{proto.name}: horizon {proto.horizon}, all {len(proto.origins)} origins", full
+        )
         if slow != proto.origins:
             lines += table(f"{proto.name}: the {len(slow)}-origin subsample", sub)
         lines.append("")
         goals += goal_lines(proto.name, sub, full)
-    lines += ["goals (MASE <= 0.9 x best anchor; coverage 93-97%; MSIS below every anchor with"
-              " intervals; seconds <= 0.1 x Prophet's)", *goals]
+    lines += [
+        "goals (MASE <= 0.9 x best anchor; coverage 93-97%; MSIS below every anchor with"
+        " intervals; seconds <= 0.1 x Prophet's)",
+        *goals,
+    ]
     text = "\n".join(lines)
     print(text)
     OUT.mkdir(exist_ok=True)
@@ -295,7 +310,11 @@ def goal_lines(proto: str, sub: dict[str, Score], full: dict[str, Score]) -> lis
             )
             banded = {n: s.msis for n, s in anchors.items() if s.msis is not None}
             if banded:
-                worse = [n for n, v in banded.items() if rows[mine].msis is not None and rows[mine].msis >= v]
+                worse = [
+                    n
+                    for n, v in banded.items()
+                    if rows[mine].msis is not None and rows[mine].msis >= v
+                ]
                 lines.append(
                     f"  {proto:<10} {label:<11} MSIS {rows[mine].msis:.2f} vs "
                     + ", ".join(f"{n} {v:.2f}" for n, v in banded.items())

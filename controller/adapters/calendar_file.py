@@ -58,7 +58,9 @@ class _Window(_Strict):
         _aware(self.start, "start")
         _aware(self.end, "end")
         if self.end <= self.start:
-            raise ValueError(f"end {self.end.isoformat()} is not after start {self.start.isoformat()}")
+            raise ValueError(
+                f"end {self.end.isoformat()} is not after start {self.start.isoformat()}"
+            )
         return self
 
 
@@ -101,7 +103,9 @@ class CalendarFile(_Strict):
         return Calendar(tuple(windows), tuple(cutoffs), source)
 
 
-def _parse(path: Path, known_personas: Collection[str] | None) -> tuple[CalendarFile | None, list[str]]:
+def _parse(
+    path: Path, known_personas: Collection[str] | None
+) -> tuple[CalendarFile | None, list[str]]:
     try:
         doc = load_yaml(path)
     except InputError as exc:
@@ -109,7 +113,9 @@ def _parse(path: Path, known_personas: Collection[str] | None) -> tuple[Calendar
     if doc.data is None:
         return CalendarFile(), []
     if not isinstance(doc.data, dict):
-        return None, [f"{path}:1: expected a mapping with campaigns, maintenance, history_cutoffs (got {type(doc.data).__name__})"]
+        return None, [
+            f"{path}:1: expected a mapping with campaigns, maintenance, history_cutoffs (got {type(doc.data).__name__})"
+        ]
     try:
         parsed = CalendarFile.model_validate(doc.data)
     except ValidationError as exc:
@@ -123,18 +129,18 @@ def _unknown_personas(
     if known is None:
         return []
     problems = []
-    sections: list[tuple[str, list[CampaignEntry] | list[MaintenanceEntry] | list[CutoffEntry]]] = [
-        ("campaigns", parsed.campaigns),
-        ("maintenance", parsed.maintenance),
-        ("history_cutoffs", parsed.history_cutoffs),
+    sections: list[tuple[str, list[str | None]]] = [
+        ("campaigns", [c.persona for c in parsed.campaigns]),
+        ("maintenance", [m.persona for m in parsed.maintenance]),
+        ("history_cutoffs", [c.persona for c in parsed.history_cutoffs]),
     ]
-    for section, entries in sections:
-        for index, entry in enumerate(entries):
-            if entry.persona is not None and entry.persona not in known:
+    for section, personas in sections:
+        for index, persona in enumerate(personas):
+            if persona is not None and persona not in known:
                 loc = (section, index, "persona")
                 problems.append(
                     f"{doc.path}:{doc.line_of(loc)}: {section}.{index}.persona: unknown persona "
-                    f"(got {entry.persona!r}; known: {', '.join(sorted(known))})"
+                    f"(got {persona!r}; known: {', '.join(sorted(known))})"
                 )
     return problems
 
@@ -155,5 +161,7 @@ def load_calendar(path: Path, known_personas: Collection[str] | None = None) -> 
         return Calendar(source=str(path))
     parsed, problems = _parse(path, known_personas)
     if problems or parsed is None:
-        raise InputError(f"invalid calendar ({len(problems)} problem(s)):\n  " + "\n  ".join(problems))
+        raise InputError(
+            f"invalid calendar ({len(problems)} problem(s)):\n  " + "\n  ".join(problems)
+        )
     return parsed.to_domain(str(path))

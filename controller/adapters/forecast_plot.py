@@ -7,7 +7,6 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-
 from controller.domain.forecast import Forecast
 from controller.domain.series import Series
 
@@ -16,7 +15,9 @@ HISTORY_FACTOR = 3
 """history shown: this many horizons back (at least a day's worth of points is not promised)"""
 
 
-def plot_forecasts(path: Path, series: Sequence[Series], forecasts: Sequence[Forecast], level: float) -> None:
+def plot_forecasts(
+    path: Path, series: Sequence[Series], forecasts: Sequence[Forecast], level: float
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")

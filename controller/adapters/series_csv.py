@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,7 +33,9 @@ class SeriesFileError(InputError):
         extra = f"\n  ... and {more} more" if more else ""
         count = len(problems) + more
         super().__init__(
-            f"{path}: {count} problem{'s' if count != 1 else ''}:\n  " + "\n  ".join(problems) + extra
+            f"{path}: {count} problem{'s' if count != 1 else ''}:\n  "
+            + "\n  ".join(problems)
+            + extra
         )
 
 
@@ -80,7 +83,12 @@ def read_series_csv(path: Path, freq: timedelta | None = None) -> list[Series]:
         if not record or all(not cell.strip() for cell in record):
             continue
         if len(record) != len(columns):
-            problem(line, "row", f"{len(record)} fields, the header has {len(columns)}", ",".join(record))
+            problem(
+                line,
+                "row",
+                f"{len(record)} fields, the header has {len(columns)}",
+                ",".join(record),
+            )
             continue
         series_id = record[where["series_id"]].strip() if "series_id" in where else DEFAULT_SERIES
         if not series_id:
@@ -104,7 +112,12 @@ def read_series_csv(path: Path, freq: timedelta | None = None) -> list[Series]:
             continue
         key = (series_id, when)
         if key in seen:
-            problem(line, "timestamp", f"duplicate of line {seen[key]} for series {series_id!r}", raw_time)
+            problem(
+                line,
+                "timestamp",
+                f"duplicate of line {seen[key]} for series {series_id!r}",
+                raw_time,
+            )
             continue
         seen[key] = line
         bucket = rows.setdefault(series_id, _Rows([], [], []))
@@ -141,9 +154,11 @@ def _regular(
     values = np.array([rows.values[i] for i in order])
     lines = [rows.lines[i] for i in order]
     if len(times) < 2:
-        problems.append(f"{path}:{lines[0]}: series_id: series {series_id!r} has one row; need at least 2")
+        problems.append(
+            f"{path}:{lines[0]}: series_id: series {series_id!r} has one row; need at least 2"
+        )
         return None
-    steps = Counter(b - a for a, b in zip(times, times[1:], strict=False))
+    steps = Counter(b - a for a, b in itertools.pairwise(times))
     step = steps.most_common(1)[0][0]
     start = times[0]
     offsets = [(t - start) / step for t in times]

@@ -24,11 +24,16 @@ def register(sub: Subparsers) -> None:
         description="Forecast every series in --input with the same automatic model choice as "
         "the daemon. Output: series_id,timestamp,mean,lo_95,hi_95 (a lo/hi pair per --level).",
     )
-    parser.add_argument("--input", required=True, type=Path, help="CSV: [series_id,]timestamp,value")
+    parser.add_argument(
+        "--input", required=True, type=Path, help="CSV: [series_id,]timestamp,value"
+    )
     parser.add_argument("--horizon", required=True, type=positive_int, help="steps to forecast")
     parser.add_argument("--out", required=True, type=Path, help="CSV to write (atomically)")
     parser.add_argument(
-        "--freq", type=_duration, default=None, help="step, e.g. 5min (default: the input's own step)"
+        "--freq",
+        type=_duration,
+        default=None,
+        help="step, e.g. 5min (default: the input's own step)",
     )
     parser.add_argument(
         "--level",
@@ -58,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
     series = read_series_csv(args.input, args.freq)
     if args.since is not None:
         series = [_since(s, args.since) for s in series]
-    forecasts = list(_progress(_forecast_all(series, args.horizon, levels, args.workers), len(series)))
+    forecasts = list(
+        _progress(_forecast_all(series, args.horizon, levels, args.workers), len(series))
+    )
     write_atomically(args.out, forecast_csv(forecasts, levels))
     if args.plot is not None:
         from controller.adapters.forecast_plot import plot_forecasts
@@ -102,7 +109,12 @@ def _progress(forecasts: Iterator[Forecast], total: int) -> Iterator[Forecast]:
         if interactive or done == total:
             end = "\n" if done == total else ""
             elapsed = time.monotonic() - started
-            print(f"\rforecast: {done}/{total} series ({elapsed:.1f} s)", end=end, file=sys.stderr, flush=True)
+            print(
+                f"\rforecast: {done}/{total} series ({elapsed:.1f} s)",
+                end=end,
+                file=sys.stderr,
+                flush=True,
+            )
         yield forecast
 
 
@@ -126,7 +138,9 @@ def _require_matplotlib() -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise InputError("--plot needs matplotlib: pip install 'fleet-persona-controller[bench]'") from None
+        raise InputError(
+            "--plot needs matplotlib: pip install 'fleet-persona-controller[bench]'"
+        ) from None
 
 
 def _duration(text: str) -> timedelta:

@@ -39,7 +39,9 @@ class FourierARIMA(FourierAR):
         super().__init__(season_lengths, harmonics, half_life=half_life, ar_order=0)
         self.order = order
         self.error_window = ar_window
-        self.name = f"fourier-arima(K={'/'.join(map(str, self.harmonics))},p={order[0]},q={order[1]})"
+        self.name = (
+            f"fourier-arima(K={'/'.join(map(str, self.harmonics))},p={order[0]},q={order[1]})"
+        )
         self._arma: Any = None
 
     def fit(self, y: FloatArray) -> Self:

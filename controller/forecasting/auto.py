@@ -45,7 +45,13 @@ COLD_START_SEASONS = 2
 MAX_CALIBRATION_SEASONS = 7
 BACKTEST_ORIGINS_PER_SEASON = 24
 COMBINE_TOP = 3
-MODEL_FAILURES = (ModelError, np.linalg.LinAlgError, ValueError, FloatingPointError, ArithmeticError)
+MODEL_FAILURES = (
+    ModelError,
+    np.linalg.LinAlgError,
+    ValueError,
+    FloatingPointError,
+    ArithmeticError,
+)
 
 
 def default_candidates(season_lengths: Sequence[int]) -> list[Forecaster]:
@@ -61,7 +67,14 @@ def default_candidates(season_lengths: Sequence[int]) -> list[Forecaster]:
     week = daily * 7
     candidates += [
         FourierAR(season_lengths, harmonics, half_life=week, ar_order=3, ar_window=2 * week),
-        FourierAR(season_lengths, harmonics, interactions=2, half_life=week, ar_order=3, ar_window=2 * week),
+        FourierAR(
+            season_lengths,
+            harmonics,
+            interactions=2,
+            half_life=week,
+            ar_order=3,
+            ar_window=2 * week,
+        ),
     ]
     return candidates
 
@@ -241,7 +254,9 @@ class AutoForecaster:
             except MODEL_FAILURES:
                 continue
         if not models:
-            return self._fallback(y, lead, tuple(scores), "the chosen models failed on the full history")
+            return self._fallback(
+                y, lead, tuple(scores), "the chosen models failed on the full history"
+            )
         selection = Selection(
             tuple(m.name for m in models),
             tuple(final_weights),
@@ -279,7 +294,10 @@ class AutoForecaster:
         if not self._prior and y.shape[0] >= daily:
             name = "latest-day"
         selection = Selection(
-            (name,), (1.0,), f"cold start: {observed} observations, under {COLD_START_SEASONS} days", None
+            (name,),
+            (1.0,),
+            f"cold start: {observed} observations, under {COLD_START_SEASONS} days",
+            None,
         )
         fitted = _Fitted([], np.ones(0), None, selection, y, lead, {"cold": 1.0, "level": level})
         in_sample = self._cold_point(fitted, y[:0], y.shape[0]) if name != "latest-day" else None
@@ -302,7 +320,9 @@ class AutoForecaster:
         assert self._prior is not None
         shape = np.asarray(self._prior(start, stop), dtype=np.float64)
         if shape.shape != (stop - start,) or not np.all(np.isfinite(shape)) or np.any(shape < 0):
-            raise ValueError(f"prior shape for steps {start}..{stop} must be {stop - start} values >= 0")
+            raise ValueError(
+                f"prior shape for steps {start}..{stop} must be {stop - start} values >= 0"
+            )
         return shape
 
 
@@ -326,19 +346,22 @@ def _as_prior(prior: PriorShape | FloatArray | None) -> PriorShape | None:
 def _windows(y: FloatArray, origins: IndexArray, steps: int) -> FloatArray:
     """Row i: y[origins[i] : origins[i] + steps], NaN past the end."""
     padded = np.concatenate([y, np.full(steps, np.nan)])
-    return padded[origins[:, None] + np.arange(steps)[None, :]]
+    windows: FloatArray = padded[origins[:, None] + np.arange(steps)[None, :]]
+    return windows
 
 
 def _weighted_median(paths: FloatArray, weights: FloatArray) -> FloatArray:
     """Per position, the weighted median over the first axis (one model per row)."""
     if paths.shape[0] == 1:
-        return paths[0]
+        first: FloatArray = paths[0]
+        return first
     order = np.argsort(paths, axis=0)
     sorted_paths = np.take_along_axis(paths, order, axis=0)
     cumulative = np.cumsum(weights[order], axis=0)
     half = cumulative[-1] / 2
     pick = np.argmax(cumulative >= half[None, ...] - 1e-12, axis=0)
-    return np.take_along_axis(sorted_paths, pick[None, ...], axis=0)[0]
+    median: FloatArray = np.take_along_axis(sorted_paths, pick[None, ...], axis=0)[0]
+    return median
 
 
 def _score(actuals: FloatArray, forecast: FloatArray, offset: float | None) -> float:
@@ -347,7 +370,9 @@ def _score(actuals: FloatArray, forecast: FloatArray, offset: float | None) -> f
     if offset is None:
         return float(np.nanmean(np.abs(actuals - forecast)))
     with np.errstate(invalid="ignore"):
-        return float(np.nanmean(np.abs(np.log(actuals + offset) - np.log(np.maximum(forecast, 0) + offset))))
+        return float(
+            np.nanmean(np.abs(np.log(actuals + offset) - np.log(np.maximum(forecast, 0) + offset)))
+        )
 
 
 def _log_offset(y: FloatArray) -> float | None:

@@ -23,7 +23,9 @@ PEAK_RATIO = 2.0
 """demand inside a declared peak, relative to outside it (a prior, not a measurement)"""
 
 
-def peak_prior(peaks: Sequence[PeakWindow | OneOffPeak], ratio: float = PEAK_RATIO) -> AbsolutePrior:
+def peak_prior(
+    peaks: Sequence[PeakWindow | OneOffPeak], ratio: float = PEAK_RATIO
+) -> AbsolutePrior:
     def shape(start: datetime, step: timedelta, count: int) -> FloatArray:
         values = np.ones(count)
         for i in range(count):
@@ -45,4 +47,6 @@ def _inside(peak: PeakWindow | OneOffPeak, when: datetime) -> bool:
         return day in peak.days and peak.start <= clock < peak.end
     # overnight window, e.g. 22:00-02:00: the part after midnight belongs to the day before
     yesterday = WEEKDAYS[(local.weekday() - 1) % 7]
-    return (day in peak.days and clock >= peak.start) or (yesterday in peak.days and clock < peak.end)
+    return (day in peak.days and clock >= peak.start) or (
+        yesterday in peak.days and clock < peak.end
+    )

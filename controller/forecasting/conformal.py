@@ -71,7 +71,9 @@ class ConformalBands:
                 bands[q] = point + table[:, index]
             else:
                 c = self.log_offset
-                bands[q] = np.maximum((np.maximum(point, 0.0) + c) * np.exp(table[:, index]) - c, 0.0)
+                bands[q] = np.maximum(
+                    (np.maximum(point, 0.0) + c) * np.exp(table[:, index]) - c, 0.0
+                )
         return bands
 
     def error_quantiles(self, horizon: int, quantiles: Sequence[float]) -> FloatArray:
@@ -93,7 +95,7 @@ class ConformalBands:
         table = (cumulative[hi] - cumulative[lo]) / (hi - lo)[:, None]
         # quantiles of different levels must not cross; pooled noise could make them
         table.sort(axis=1)
-        return table
+        return np.asarray(table, dtype=np.float64)
 
     def _per_step(self, quantiles: Sequence[float]) -> FloatArray:
         """(steps, len(quantiles)) quantiles of each step's errors, one sort for all steps."""
@@ -129,7 +131,7 @@ def _order_statistic(ordered: FloatArray, counts: npt.NDArray[np.int64], q: floa
     above = np.minimum(below + 1, n - 1)
     columns = np.arange(ordered.shape[1])
     low, high = ordered[below, columns], ordered[above, columns]
-    return low + (position - below) * (high - low)
+    return np.asarray(low + (position - below) * (high - low), dtype=np.float64)
 
 
 def _score(forecasts: FloatArray, actuals: FloatArray, log_offset: float | None) -> FloatArray:

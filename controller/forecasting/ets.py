@@ -77,7 +77,8 @@ class HoltWinters(PointModel):
         return level, season
 
     def forward(self, y: FloatArray, horizon: int) -> FloatArray:
-        return self.forward_many(y, np.array([y.shape[0]], dtype=np.int64), horizon)[0]
+        row: FloatArray = self.forward_many(y, np.array([y.shape[0]], dtype=np.int64), horizon)[0]
+        return row
 
     def forward_many(self, y: FloatArray, origins: IndexArray, horizon: int) -> FloatArray:
         if self._season0.size == 0:
@@ -87,4 +88,4 @@ class HoltWinters(PointModel):
         steps = np.arange(horizon)
         # the season for origin o, step i was last updated at o + i%m - m (index + m in `season`)
         paths = level[origins][:, None] + season[origins[:, None] + (steps % m)[None, :]]
-        return np.maximum(np.exp(paths) - self._offset, 0.0)
+        return np.asarray(np.maximum(np.exp(paths) - self._offset, 0.0), dtype=np.float64)

@@ -142,7 +142,8 @@ class FourierAR(PointModel):
         xw = x[observed] * np.sqrt(weights[observed])[:, None]
         gram = xw.T @ xw
         gram[np.diag_indices_from(gram)] += 1e-8 * max(1.0, float(np.trace(gram)) / gram.shape[0])
-        self._beta = np.linalg.solve(gram, xw.T @ (z[observed] * np.sqrt(weights[observed])))
+        target = z[observed] * np.sqrt(weights[observed])
+        self._beta = np.asarray(np.linalg.solve(gram, xw.T @ target), dtype=np.float64)
         residuals = z - x @ self._beta
         self._phi = self._fit_ar(residuals)
         self._psi = np.empty((0, self.ar_order))
@@ -184,7 +185,8 @@ class FourierAR(PointModel):
         return self._psi[:horizon]
 
     def forward(self, y: FloatArray, horizon: int) -> FloatArray:
-        return self.forward_many(y, np.array([y.shape[0]], dtype=np.int64), horizon)[0]
+        row: FloatArray = self.forward_many(y, np.array([y.shape[0]], dtype=np.int64), horizon)[0]
+        return row
 
     def forward_many(self, y: FloatArray, origins: IndexArray, horizon: int) -> FloatArray:
         """Forecasts from each origin o (using y[:o]) at once: one design, one AR weight matrix."""

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -26,7 +27,7 @@ def cut_history(series: Series, since: datetime | None) -> Series:
     """The buckets that start at or after `since` (all of them when `since` is None)."""
     if since is None or since <= series.start:
         return series
-    skip = min(len(series), -(-int((since - series.start) / series.step)))
+    skip = min(len(series), math.ceil((since - series.start) / series.step))
     return Series(series.series_id, series.time_at(skip), series.step, series.values[skip:].copy())
 
 

@@ -166,7 +166,9 @@ def fill_gaps(y: FloatArray, season: int) -> FloatArray:
         blocks = np.concatenate([np.full(pad, np.nan), y]).reshape(-1, season)
         with np.errstate(invalid="ignore"):
             counts = (~np.isnan(blocks)).sum(axis=0)
-            phase_mean = np.where(counts > 0, np.nansum(blocks, axis=0) / np.maximum(counts, 1), np.nan)
+            phase_mean = np.where(
+                counts > 0, np.nansum(blocks, axis=0) / np.maximum(counts, 1), np.nan
+            )
         phases = (np.arange(n) + pad) % season
         gaps = np.isnan(filled)
         filled[gaps] = phase_mean[phases[gaps]]

@@ -52,7 +52,9 @@ class MSTLSmoothing(PointModel):
             warnings.simplefilter("ignore")
             result = MSTL(z, periods=periods if len(periods) > 1 else periods[0]).fit()
             seasonal = np.asarray(result.seasonal, dtype=np.float64).reshape(n, -1)
-            smoothing = SimpleExpSmoothing(z - seasonal.sum(axis=1), initialization_method="estimated").fit()
+            smoothing = SimpleExpSmoothing(
+                z - seasonal.sum(axis=1), initialization_method="estimated"
+            ).fit()
         self._alpha = float(smoothing.params["smoothing_level"])
         self._seasonal, self._periods = seasonal, periods
         self._y = y
@@ -71,7 +73,8 @@ class MSTLSmoothing(PointModel):
         return total
 
     def forward(self, y: FloatArray, horizon: int) -> FloatArray:
-        return self.forward_many(y, np.array([y.shape[0]], dtype=np.int64), horizon)[0]
+        row: FloatArray = self.forward_many(y, np.array([y.shape[0]], dtype=np.int64), horizon)[0]
+        return row
 
     def forward_many(self, y: FloatArray, origins: IndexArray, horizon: int) -> FloatArray:
         if not self._periods:
@@ -84,7 +87,9 @@ class MSTLSmoothing(PointModel):
         level[0] = float(first[0]) if first.size else 0.0
         for t in range(stop):
             value = deseasonal[t]
-            level[t + 1] = level[t] if np.isnan(value) else level[t] + self._alpha * (value - level[t])
+            level[t + 1] = (
+                level[t] if np.isnan(value) else level[t] + self._alpha * (value - level[t])
+            )
         steps = origins[:, None] + np.arange(horizon)[None, :]
         paths = level[origins][:, None] + self._season_at(steps)
         return np.maximum(np.exp(paths) - self._offset, 0.0)

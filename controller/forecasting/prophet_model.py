@@ -66,7 +66,8 @@ class ProphetModel(PointModel):
             "lower": frame["yhat_lower"].to_numpy(np.float64),
             "upper": frame["yhat_upper"].to_numpy(np.float64),
         }
-        return frame["yhat"].to_numpy(np.float64)
+        mean: FloatArray = frame["yhat"].to_numpy(np.float64)
+        return mean
 
     def own_interval(self) -> tuple[FloatArray, FloatArray]:
         """Prophet's own interval (at `interval_width`) of the last forward call."""

@@ -85,7 +85,9 @@ class SeasonalMean(PointModel):
     def __init__(self, season_length: int, seasons: int, statistic: str = "mean") -> None:
         super().__init__()
         if season_length < 1 or seasons < 1:
-            raise ValueError(f"season_length and seasons must be >= 1, got {season_length}, {seasons}")
+            raise ValueError(
+                f"season_length and seasons must be >= 1, got {season_length}, {seasons}"
+            )
         if statistic not in ("mean", "median"):
             raise ValueError(f"statistic must be mean or median, got {statistic!r}")
         self.season_length = season_length
@@ -113,7 +115,11 @@ class SeasonalMean(PointModel):
         blocks = np.concatenate([np.full(pad, np.nan), window]).reshape(-1, m)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN phases, handled below
-            profile = np.nanmedian(blocks, axis=0) if self.statistic == "median" else np.nanmean(blocks, axis=0)
+            profile = (
+                np.nanmedian(blocks, axis=0)
+                if self.statistic == "median"
+                else np.nanmean(blocks, axis=0)
+            )
         if np.isnan(profile).any():
             observed = window[~np.isnan(window)]
             if observed.size == 0:
@@ -121,7 +127,7 @@ class SeasonalMean(PointModel):
             if observed.size == 0:
                 raise ModelError(f"{self.name}: no observed values")
             profile = np.where(np.isnan(profile), float(observed.mean()), profile)
-        return profile
+        return np.asarray(profile, dtype=np.float64)
 
     def forward_many(self, y: FloatArray, origins: IndexArray, horizon: int) -> FloatArray:
         m, k = self.season_length, self.seasons
