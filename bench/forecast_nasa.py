@@ -18,7 +18,8 @@ Every fit+forecast runs in a pool of 2 worker processes with one BLAS thread eac
 are wall time per series inside the worker.
 
     python bench/forecast_nasa.py              # the table (also saved to bench/out/)
-    python bench/forecast_nasa.py --families   # plus each model family on its own (slower)
+    python bench/forecast_nasa.py --families   # plus each model family on its own, on the
+                                               # subsample (slower; evidence for docs/forecasting.md)
 """
 
 from __future__ import annotations
@@ -144,15 +145,15 @@ ANCHORS: dict[str, tuple[Callable[[np.ndarray, int], tuple[np.ndarray, Band]], s
 SLOW = {"statsforecast MSTL", "Prophet"}
 
 
-def _run(task: tuple[str, int, np.ndarray, int]) -> tuple[str, int, Result]:
-    name, origin, history, horizon = task
+def _run(task: tuple[str, str, int, np.ndarray, int]) -> tuple[str, str, int, Result]:
+    proto, name, origin, history, horizon = task
     warnings.filterwarnings("ignore")
     logging.getLogger("cmdstanpy").disabled = True
     fn = MODELS[name]
     started = time.perf_counter()
     mean, band = fn(history, horizon)
     seconds = time.perf_counter() - started
-    return name, origin, (np.asarray(mean, np.float64), band, seconds)
+    return proto, name, origin, (np.asarray(mean, np.float64), band, seconds)
 
 
 MODELS: dict[str, Callable[[np.ndarray, int], tuple[np.ndarray, Band]]] = {
@@ -233,15 +234,19 @@ def main() -> int:
     for proto in protos:
         slow = proto.origins if proto.horizon == DAY else proto.origins[::SLOW_EVERY]
         for name in MODELS:
-            chosen = slow if (name in SLOW or name.startswith("family: mstl")) else proto.origins
-            tasks += [(name, o, values[:o], proto.horizon) for o in chosen]
+            chosen = slow if (name in SLOW or name.startswith("family: ")) else proto.origins
+            tasks += [(proto.name, name, o, values[:o], proto.horizon) for o in chosen]
     # slow tasks first so that the two workers finish together
-    tasks.sort(key=lambda t: 0 if t[0] in SLOW or "mstl" in t[0] else 1)
-    results: dict[tuple[str, int], Result] = {}
+    tasks.sort(key=lambda t: 0 if t[1] in SLOW or "mstl" in t[1] else 1)
+    if args.families:
+        print("families run on the slow subsample only", file=sys.stderr)
+    results: dict[tuple[str, str, int], Result] = {}
     started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        for done, (name, origin, result) in enumerate(pool.map(_run, tasks, chunksize=1), 1):
-            results[(name, origin)] = result
+        for done, (proto_name, name, origin, result) in enumerate(
+            pool.map(_run, tasks, chunksize=1), 1
+        ):
+            results[(proto_name, name, origin)] = result
             print(f"\r  {done}/{len(tasks)} fits", end="", file=sys.stderr, flush=True)
     print(f"\r  {len(tasks)} fits in {time.perf_counter() - started:.0f} s", file=sys.stderr)
 
@@ -255,7 +260,11 @@ def main() -> int:
     for proto in protos:
         slow = proto.origins if proto.horizon == DAY else proto.origins[::SLOW_EVERY]
         by_model = {
-            name: {o: results[(name, o)] for o in proto.origins if (name, o) in results}
+            name: {
+                o: results[(proto.name, name, o)]
+                for o in proto.origins
+                if (proto.name, name, o) in results
+            }
             for name in MODELS
         }
         full = {

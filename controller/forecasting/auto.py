@@ -83,7 +83,7 @@ def default_candidates(season_lengths: Sequence[int]) -> list[Forecaster]:
 class CandidateScore:
     name: str
     mae: float | None
-    """mean absolute backtest error; None when the candidate failed"""
+    """mean absolute backtest error (see Selection.backtest_score); None when it failed"""
     failure: str | None = None
 
 
@@ -94,7 +94,9 @@ class Selection:
     models: tuple[str, ...]
     weights: tuple[float, ...]
     reason: str
-    backtest_mae: float | None
+    backtest_score: float | None
+    """mean absolute backtest error of the choice, of log(y + c) for non-negative series
+    (about the relative error: 0.2 = typically 20% off); None without a backtest"""
     scores: tuple[CandidateScore, ...] = ()
 
     @property

@@ -51,5 +51,5 @@ def forecast_series(
         mean=prediction.mean * factors,
         quantiles={q: values * factors for q, values in prediction.quantiles.items()},
         model=model,
-        backtest_score=auto.selection.backtest_mae,
+        backtest_score=auto.selection.backtest_score,
     )
