@@ -6,8 +6,8 @@
    third, at most a week), then forecasts from an origin every hour of that span with the same
    parameters (`forward_many`, statsforecast's `forward`). Scores: mean absolute error over all
    observed (origin, step) pairs, steps up to the horizon asked for.
-3. Choice: the best candidate, or the weighted median of the best three if that scored better
-   in the same backtest. Candidates that fail are recorded and skipped; if all fail, seasonal
+3. Choice: the best candidate, or the weighted median (weights 1/score) of the best three or of
+   all candidates, whichever scored best in the same backtest. Candidates that fail are recorded and skipped; if all fail, seasonal
    naive, then the mean of what was observed.
 4. Bands: conformal, from the chosen forecast's backtest errors per horizon step
    (`ConformalBands`); `recalibrate` adds realized errors as the feedback loop reports them.
@@ -44,7 +44,9 @@ COLD_START_SEASONS = 2
 """under this many days of observations, no backtest: the prior shape (or latest day) decides"""
 MAX_CALIBRATION_SEASONS = 7
 BACKTEST_ORIGINS_PER_SEASON = 24
-COMBINE_TOP = 3
+ALL = 0
+COMBINE_SIZES = (3, ALL)
+"""weighted medians of the best 3 and of all candidates: used when the backtest prefers them"""
 MODEL_FAILURES = (
     ModelError,
     np.linalg.LinAlgError,
@@ -236,8 +238,10 @@ class AutoForecaster:
         chosen = [int(order[0])]
         weights = np.ones(1)
         best = float(maes[order[0]])
-        if self._combine and len(order) >= COMBINE_TOP:
-            top = [int(i) for i in order[:COMBINE_TOP]]
+        sizes = {len(order) if size == ALL else size for size in COMBINE_SIZES}
+        sizes = {size for size in sizes if 1 < size <= len(order)}
+        for size in sorted(sizes) if self._combine else []:
+            top = [int(i) for i in order[:size]]
             top_weights = 1.0 / np.maximum(maes[top], 1e-12)
             combined = _weighted_median(np.stack([paths[i] for i in top]), top_weights)
             combined_mae = _score(actuals, combined, offset)
