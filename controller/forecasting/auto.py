@@ -390,7 +390,7 @@ def _log_offset(y: FloatArray) -> float | None:
 
 def _in_sample_bands(y: FloatArray, season: int) -> ConformalBands:
     """Bands for a fallback: errors of repeating the value one season back, at every step."""
-    lag = season if y.shape[0] > 2 * season else 1
+    lag = season if y.shape[0] > season + 10 else 1
     offset = _log_offset(y)
     if y.shape[0] <= lag:
         return ConformalBands(np.full((0, 1), np.nan), offset)

@@ -43,7 +43,7 @@ class MSTLSmoothing(PointModel):
 
         y = as_series(y)
         n = y.shape[0]
-        periods = tuple(m for m in self.season_lengths if n >= 2 * m)
+        periods = tuple(m for m in self.season_lengths if n > 2 * m)  # MSTL drops the rest
         if not periods or observed_count(y) < 2 * periods[0]:
             raise ModelError(f"{self.name}: needs two cycles of a season")
         self._offset = max(0.1 * float(np.nanmean(y)), 1e-6)
@@ -52,6 +52,7 @@ class MSTLSmoothing(PointModel):
             warnings.simplefilter("ignore")
             result = MSTL(z, periods=periods if len(periods) > 1 else periods[0]).fit()
             seasonal = np.asarray(result.seasonal, dtype=np.float64).reshape(n, -1)
+            periods = periods[: seasonal.shape[1]]
             smoothing = SimpleExpSmoothing(
                 z - seasonal.sum(axis=1), initialization_method="estimated"
             ).fit()

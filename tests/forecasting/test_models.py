@@ -162,3 +162,9 @@ def test_prophet_follows_a_daily_wave() -> None:
     assert np.mean(np.abs(forecast - truth)) < 1.0
     low, high = model.own_interval()
     assert np.all(low <= forecast) and np.all(forecast <= high)
+
+
+def test_mstl_leaves_out_a_season_the_history_covers_only_twice() -> None:
+    y = noisy(daily_wave(days=14), sd=0.1, seed=9)  # exactly two weeks: too short for weekly
+    model = MSTLSmoothing((DAY, WEEK)).fit(y)
+    assert np.mean(np.abs(model.forward(y, DAY) - daily_wave(days=15)[14 * DAY :])) < 0.5
