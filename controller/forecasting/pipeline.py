@@ -25,8 +25,13 @@ def forecast_series(
     *,
     calendar: Calendar | None = None,
     prior: AbsolutePrior | None = None,
+    realized: Sequence[tuple[FloatArray, FloatArray]] = (),
 ) -> Forecast:
-    """Forecast the `horizon` steps after `series` ends, with DEFAULT_QUANTILES and `levels`."""
+    """Forecast the `horizon` steps after `series` ends, with DEFAULT_QUANTILES and `levels`.
+
+    `realized`: (earlier forecast, what happened) pairs aligned by step, from the feedback
+    loop; their errors join the backtest's in the conformal bands (`recalibrate`).
+    """
     calendar = calendar or Calendar()
     history = learnable_history(series, calendar)
     step_seconds = series.step.total_seconds()
@@ -38,7 +43,10 @@ def forecast_series(
             return prior(start + step * first, step, stop - first)
 
     auto = AutoForecaster(seasons_for(step_seconds), horizon, prior=indexed)
-    prediction = auto.fit(history.values).predict(horizon, level=levels)
+    auto.fit(history.values)
+    for forecast, actual in realized:
+        auto.recalibrate(forecast, actual)
+    prediction = auto.predict(horizon, level=levels)
     origin = series.end
     factors = window_factors(calendar, series.series_id, origin, series.step, horizon)
     model = auto.selection.label

@@ -128,3 +128,12 @@ def test_cold_start_forecast_follows_the_persona_peaks() -> None:
     assert forecast.model == "prior-shape"
     at_noon = forecast.mean[:4]  # the forecast starts Monday 12:00
     assert np.allclose(at_noon, 8.0) and np.allclose(forecast.mean[4:10], 4.0)
+
+
+def test_realized_errors_from_the_feedback_loop_widen_the_bands() -> None:
+    values = noisy(daily_wave(days=8), sd=0.1, seed=4)
+    plain = forecast_series(series(values), DAY)
+    missed = [(plain.mean, plain.mean * 1.8)] * 200  # reality kept coming in 80% higher
+    widened = forecast_series(series(values), DAY, realized=missed)
+    assert np.all(widened.level(0.95) > plain.level(0.95))
+    assert np.allclose(widened.mean, plain.mean)
