@@ -14,12 +14,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-import yaml
 from matplotlib.figure import Figure
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from controller.adapters.persona_files import load_persona_directory  # noqa: E402
 from controller.domain.persona import Persona  # noqa: E402
 from controller.matching.model import PersonaMatcher  # noqa: E402
 from controller.matching.synthetic import GeneratorSettings, generate  # noqa: E402
@@ -28,10 +28,7 @@ OUT = ROOT / "bench" / "out"
 
 
 def load_personas() -> list[Persona]:
-    found = [
-        Persona.model_validate(yaml.safe_load(p.read_text()))
-        for p in sorted((ROOT / "personas").glob("*.yaml"))
-    ]
+    found = [f.persona for f in load_persona_directory(ROOT / "personas")]
     return sorted(found, key=lambda p: p.key)
 
 

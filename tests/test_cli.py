@@ -97,3 +97,14 @@ def test_bad_flag_values_are_rejected_with_usage(capsys: pytest.CaptureFixture[s
         main(["runs", "--limit", "zero"])
     assert done.value.code == 2
     assert "not a whole number: 'zero'" in capsys.readouterr().err
+
+
+def test_personas_validate_also_checks_the_calendar_naming_file_and_line(project: Path) -> None:
+    calendar = project.parent / "personas" / "_calendar.yaml"
+    calendar.write_text(
+        "campaigns:\n  - name: sale\n    persona: nobody\n    start: 2026-11-12T17:00:00Z\n"
+        "    end: 2026-11-12T21:00:00Z\n    uplift: 1.5\n"
+    )
+    result = fleetctl("personas", "validate", cwd=project.parent)
+    assert result.returncode == 1
+    assert f"{calendar}:3: campaigns.0.persona" in result.stderr and "nobody" in result.stderr

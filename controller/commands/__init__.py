@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "plan",
     "approve",
     "drift",
+    "forecast",
 )
 
 

@@ -200,19 +200,38 @@ def run_delete(args: argparse.Namespace) -> int:
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    from controller.adapters.persona_files import PersonaDirectoryError, load_persona_directory
+    from controller.adapters.calendar_file import CALENDAR_FILE, validate_calendar
+    from controller.adapters.persona_files import (
+        PersonaDirectoryError,
+        load_persona_directory,
+        persona_paths,
+    )
 
     config = cli_config(args)
     directory = args.directory or config.personas_dir
+    problems: list[str] = []
+    loaded = []
     try:
         loaded = load_persona_directory(directory, known_fleets={f.name for f in config.fleets})
     except PersonaDirectoryError as exc:
-        for problem in exc.problems:
+        problems.extend(exc.problems)
+    # the calendar is checked even when a persona file is broken: every problem, in one run
+    keys = {p.persona.key for p in loaded} if loaded else _keys_from_names(persona_paths(directory))
+    problems.extend(validate_calendar(directory / CALENDAR_FILE, keys))
+    if problems:
+        for problem in problems:
             print(problem, file=sys.stderr)
-        print(f"{len(exc.problems)} problem(s) in {directory}", file=sys.stderr)
+        print(f"{len(problems)} problem(s) in {directory}", file=sys.stderr)
         return 1
-    print(f"{len(loaded)} personas OK in {directory}: {', '.join(p.persona.key for p in loaded)}")
+    calendar = f"; {CALENDAR_FILE} OK" if (directory / CALENDAR_FILE).exists() else ""
+    keys_text = ", ".join(p.persona.key for p in loaded)
+    print(f"{len(loaded)} personas OK in {directory}: {keys_text}{calendar}")
     return 0
+
+
+def _keys_from_names(paths: list[Path]) -> set[str]:
+    """Persona keys guessed from file names, when the files themselves did not parse."""
+    return {p.stem for p in paths}
 
 
 def run_sync(args: argparse.Namespace) -> int:

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
+from controller.adapters.calendar_file import CALENDAR_FILE, load_calendar
 from controller.adapters.event_file import FileEventSource
 from controller.adapters.persona_files import PersonaFile, load_persona_directory
 from controller.adapters.storage.ingest_store import IngestStore
@@ -24,13 +26,13 @@ from controller.domain.errors import ConfigError
 from controller.domain.forecast import Forecast
 from controller.domain.persona import ResourceProfile
 from controller.domain.series import floor_time, resample_mean
-from controller.forecasting.seasonal_naive import SeasonalNaive
+from controller.forecasting.cold_start import peak_prior
+from controller.forecasting.pipeline import forecast_series
 from controller.ingest.aggregate import aggregate
 from controller.ingest.matching import UNMATCHED, AccessTypeMatcher
 from controller.workflow.persona_sync import sync_personas
 
 QUANTILES = {"mean": None, "p50": 0.5, "p95": 0.95}
-DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,11 @@ def forecast_origin(
 def forecast_personas(
     config: ControllerConfig, personas: PersonaSet, metrics: MetricStore, origin: datetime
 ) -> dict[str, Forecast]:
+    """Per persona: events/s per forecast step -> the automatic forecaster (docs/forecasting.md).
+
+    The calendar (personas/_calendar.yaml) adds campaigns, maintenance and history cut-offs;
+    a persona with under two days of history starts from the shape of its peak_times.
+    """
     step, bucket = config.forecast.step, config.events.bucket
     factor = int(step / bucket)
     if factor < 1 or step % bucket:
@@ -148,26 +155,16 @@ def forecast_personas(
             f"forecast.step ({step}) must be a whole multiple of events.bucket ({bucket})"
         )
     horizon = math.ceil(config.forecast.horizon / step)
-    season = max(1, int(DAY / step))
-    start = origin - config.forecast.history
+    start = origin - step * math.ceil(config.forecast.history / step)
+    calendar = load_calendar(config.personas_dir / CALENDAR_FILE, known_personas=set(personas.keys))
     forecasts = {}
-    for key in personas.keys:
-        per_bucket = metrics.events_per_bucket(key, start, origin, bucket)
-        per_second = resample_mean(per_bucket, factor, scale=1 / bucket.total_seconds())
-        observed = per_second.values
-        first = (
-            int(np.argmax(~np.isnan(observed))) if np.any(~np.isnan(observed)) else len(observed)
-        )
-        prediction = SeasonalNaive(season).fit(observed[first:]).predict(horizon)
-        forecasts[key] = Forecast(
-            series_id=key,
-            origin=origin,
-            step=step,
-            mean=prediction.mean,
-            quantiles=prediction.quantiles,
-            model=prediction.model,
-            backtest_score=prediction.backtest_mae,
-        )
+    with threadpool_limits(limits=1):  # small matrices: BLAS threads only contend
+        for file in personas.files:
+            key = file.persona.key
+            per_bucket = metrics.events_per_bucket(key, start, origin, bucket)
+            per_second = resample_mean(per_bucket, factor, scale=1 / bucket.total_seconds())
+            prior = peak_prior(file.persona.traffic_pattern.peak_times)
+            forecasts[key] = forecast_series(per_second, horizon, calendar=calendar, prior=prior)
     return forecasts
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
+from controller.adapters.persona_files import load_persona_directory
 from controller.domain.persona import Persona
 from controller.matching.drift import drift
 from controller.matching.features import SessionFeatures, counts_from_type_masks, hour_of_week
@@ -25,7 +25,7 @@ PERSONAS = Path(__file__).resolve().parents[2] / "personas"
 
 @pytest.fixture(scope="module")
 def personas() -> list[Persona]:
-    found = [Persona.model_validate(yaml.safe_load(p.read_text())) for p in PERSONAS.glob("*.yaml")]
+    found = [f.persona for f in load_persona_directory(PERSONAS)]
     return sorted(found, key=lambda p: p.key)
 
 
