@@ -23,6 +23,7 @@ from controller.workflow.simulation import SimulationSettings, run_policy  # noq
 
 DATA = ROOT / "bench" / "data" / "nasa-http-1995-per-minute.csv.gz"
 MEAN_RPS, C, WARMUP = 1000.0, 50.0, timedelta(minutes=5)
+INTERVAL = timedelta(minutes=30)  # the predictive policy re-forecasts every 30 simulated minutes
 
 
 def load_trace() -> tuple[datetime, np.ndarray]:
@@ -40,7 +41,7 @@ def load_trace() -> tuple[datetime, np.ndarray]:
 
 def main() -> int:
     start, demand = load_trace()
-    settings = SimulationSettings(capacity_per_instance=C, warmup=WARMUP)
+    settings = SimulationSettings(capacity_per_instance=C, warmup=WARMUP, interval=INTERVAL)
     print(
         f"NASA-HTTP 1995: {np.count_nonzero(~np.isnan(demand)):,} minutes with data, "
         f"mean {np.nanmean(demand):.0f} rps, C={C:g}, warm-up {WARMUP}"
