@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 from hypothesis import given, settings
@@ -94,7 +95,7 @@ def batched(
     totals: Counter[tuple[int, str, str]] = Counter()
     late = 0
     bounds = [0, *sorted(set(cuts)), len(events)]
-    for a, b in zip(bounds, bounds[1:], strict=False):
+    for a, b in pairwise(bounds):
         if a >= b:
             continue
         step = advance(columns(events[a:b], a), state, rules(gap, lateness), classifier)
