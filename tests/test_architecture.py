@@ -65,10 +65,14 @@ def violations(package: Path = PACKAGE) -> list[str]:
         for line, imported in _imports(path):
             top = imported.split(".")[0]
             if top in CONFINED and not _within(module, CONFINED[top]):
-                found.append(f"{path}:{line}: {module} imports {imported} (only in {CONFINED[top]})")
+                found.append(
+                    f"{path}:{line}: {module} imports {imported} (only in {CONFINED[top]})"
+                )
             target = layer_of(imported)
             if own is not None and target is not None and target > own:
-                found.append(f"{path}:{line}: {module} (layer {own + 1}) imports {imported} (layer {target + 1})")
+                found.append(
+                    f"{path}:{line}: {module} (layer {own + 1}) imports {imported} (layer {target + 1})"
+                )
     return found
 
 
