@@ -50,9 +50,15 @@ class PartitionStep:
     counted: BoolArray
     too_late: IntArray
     """record indices of events older than watermark - allowed lateness"""
+    too_late_ts: IntArray
+    too_late_stream_ms: IntArray
+    """the watermark each too-late event was judged against"""
     too_far_ahead: IntArray
     """record indices of events absurdly far beyond the stream's time"""
+    too_far_ahead_ts: IntArray
     reference_ms: int | None
+    session_personas: IntArray
+    """persona code of each session seen in this step, as of its last event here"""
     covered: list[tuple[int, int]]
     state: PartitionState
 
@@ -86,8 +92,12 @@ def advance(
         persona_codes=classifier.classify(result.masks),
         counted=result.counted,
         too_late=events.records[screened.too_late],
+        too_late_ts=events.ts_ms[screened.too_late],
+        too_late_stream_ms=screened.stream_ms[screened.too_late],
         too_far_ahead=events.records[screened.too_far_ahead],
+        too_far_ahead_ts=events.ts_ms[screened.too_far_ahead],
         reference_ms=screened.reference_ms,
+        session_personas=classifier.classify(result.session_masks),
         covered=covered_spans(kept.ts_ms, rules.max_silence_ms, state.watermark_ms),
         state=PartitionState(screened.watermark_ms, sessions),
     )

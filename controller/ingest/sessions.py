@@ -70,11 +70,11 @@ class TypeBits:
     def remap(self, masks: UIntArray, names: Sequence[str]) -> UIntArray:
         """Masks written against another table of `names` (bit i = names[i]), in our bits."""
         out = np.zeros_like(masks)
-        for i, name in enumerate(names):
-            target = TYPE_BITS - 1 if name == OVERFLOW_TYPE else self.bit(name)
+        last = np.uint64(TYPE_BITS - 1)
+        for i, name in enumerate(names[: TYPE_BITS - 1]):
             on = (masks >> np.uint64(i)) & np.uint64(1)
-            out |= on << np.uint64(target)
-        return out
+            out |= on << np.uint64(self.bit(name))
+        return out | (((masks >> last) & np.uint64(1)) << last)
 
 
 @dataclass(frozen=True)
@@ -150,6 +150,8 @@ class Sessionized:
     """per event: the event types its session used up to and including it"""
     counted: BoolArray
     """per event: it is its session's first event in its bucket"""
+    session_masks: UIntArray
+    """per session seen in this batch: its type mask at its last event here"""
     state: SessionState
 
 
@@ -165,7 +167,8 @@ def sessionize(
     """Apply the rules above to accepted events in arrival order; returns the new state."""
     n = int(ts_ms.shape[0])
     if n == 0:
-        return Sessionized(np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=bool), state)
+        none = np.zeros(0, dtype=np.uint64)
+        return Sessionized(none, np.zeros(0, dtype=bool), none, state)
     present, local = np.unique(key_codes, return_inverse=True)
     names = np.asarray(keys, dtype=object)[present]
     prev = pd.Index(state.keys).get_indexer(names) if len(state) else np.full(len(names), -1)
@@ -220,7 +223,10 @@ def sessionize(
     unsorted_masks[order] = masks
     unsorted_counted = np.empty(n, dtype=bool)
     unsorted_counted[order] = counted
-    return Sessionized(unsorted_masks, unsorted_counted, new_state)
+    seg_last = np.empty(seg_first.shape[0], dtype=np.int64)
+    seg_last[:-1] = seg_first[1:] - 1
+    seg_last[-1] = n - 1
+    return Sessionized(unsorted_masks, unsorted_counted, masks[seg_last], new_state)
 
 
 def _prefix_masks(

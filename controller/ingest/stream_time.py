@@ -27,6 +27,8 @@ class Screened:
     accepted: BoolArray
     too_late: BoolArray
     too_far_ahead: BoolArray
+    stream_ms: IntArray
+    """per event: the partition's watermark just before it"""
     watermark_ms: int | None
     """the partition's watermark after these events (None while it has none)"""
     reference_ms: int | None
@@ -39,7 +41,9 @@ def screen(
     n = ts_ms.shape[0]
     if n == 0:
         empty = np.zeros(0, dtype=bool)
-        return Screened(empty, empty, empty, watermark_ms, watermark_ms)
+        return Screened(
+            empty, empty, empty, np.zeros(0, dtype=np.int64), watermark_ms, watermark_ms
+        )
     reference = int(np.median(ts_ms))
     if watermark_ms is not None:
         reference = max(reference, watermark_ms)
@@ -57,6 +61,7 @@ def screen(
         accepted=accepted,
         too_late=late,
         too_far_ahead=ahead,
+        stream_ms=before,
         watermark_ms=None if newest == NO_WATERMARK else newest,
         reference_ms=reference,
     )
