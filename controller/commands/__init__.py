@@ -16,6 +16,9 @@ COMMAND_MODULES = (
     "runs",
     "personas",
     "demo_events",
+    "ingest",
+    "metrics",
+    "deadletters",
 )
 
 

@@ -21,15 +21,18 @@ from controller.adapters.event_decode import (
     TOO_LATE,
     EventDecoder,
 )
-from controller.adapters.event_source import EventSource, RecordChunk
+from controller.adapters.event_source import EventSource, RecordChunk, open_event_source
+from controller.adapters.persona_files import load_persona_directory
+from controller.adapters.storage.db import connect
 from controller.adapters.storage.ingest_store import (
     DeadLetter,
     IngestStore,
     PartitionCommit,
     PositionConflict,
 )
+from controller.adapters.storage.metric_store import MetricStore
 from controller.adapters.storage.session_blob import decode_sessions, encode_sessions
-from controller.config import EventsConfig
+from controller.config import ControllerConfig, EventsConfig
 from controller.domain.clock import Clock, SystemClock
 from controller.domain.errors import TemporaryError
 from controller.ingest.aggregate import aggregate
@@ -38,6 +41,40 @@ from controller.ingest.matching import UNMATCHED, AccessTypeMatcher, SessionClas
 from controller.ingest.partition import PartitionState, PartitionStep, StreamRules, advance
 from controller.ingest.sessions import SessionState, TypeBits
 from controller.ingest.stream_time import screen
+
+
+@dataclass
+class Ingestion:
+    """A ready ingester over the configured store, for `fleetctl ingest` and benchmarks."""
+
+    ingestor: StreamIngestor
+    store: IngestStore
+    metrics: MetricStore
+
+    @property
+    def source(self) -> EventSource:
+        return self.ingestor.source
+
+    def close(self) -> None:
+        self.ingestor.source.close()
+        self.store.engine.dispose()
+
+
+def open_ingestion(config: ControllerConfig, source_url: str | None = None) -> Ingestion:
+    """Store, source and matcher from `config` (the source from `source_url` if given)."""
+    personas = load_persona_directory(config.personas_dir)
+    matcher = AccessTypeMatcher(
+        {f.persona.key: f.persona.traffic_pattern.access_types for f in personas}
+    )
+    engine = connect(config.sqlalchemy_url)
+    store = IngestStore(engine)
+    try:
+        source = open_event_source(source_url or config.events.source, positions=store)
+    except BaseException:
+        engine.dispose()
+        raise
+    ingestor = StreamIngestor(source, store, matcher, IngestSettings.from_config(config.events))
+    return Ingestion(ingestor, store, MetricStore(engine))
 
 
 @dataclass(frozen=True)

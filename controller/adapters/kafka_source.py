@@ -1,0 +1,215 @@
+"""kafka://HOST:PORT[,HOST:PORT]/TOPIC?group=GROUP: a confluent-kafka consumer group as a source.
+
+Offsets live in OUR database, committed in the same transaction as the aggregates they produced
+(Kafka's own offset commit could not be atomic with them). So: auto-commit is off, and every time
+the group assigns us a partition we seek it to the offset stored for it. Several `fleetctl ingest`
+processes in one group split the partitions between them; a partition that moves in a rebalance
+continues from whatever its last owner committed.
+
+URL parameters: `group` (required), `session_timeout_ms` (default 10000: how fast the group
+notices a dead member), `max_poll_interval_ms` (default 600000), and any librdkafka property
+with a dot in its name, passed through as is (e.g. `security.protocol=SASL_SSL`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
+
+from controller.adapters.event_source import (
+    PositionLookup,
+    RecordChunk,
+    SourceHealth,
+    parse_source_url,
+)
+from controller.domain.errors import ConfigError, TemporaryError
+
+PARAMS = ("group", "session_timeout_ms", "max_poll_interval_ms")
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Reading:
+    start: str | None
+    """where the next chunk of this partition starts (the committed position at assignment)"""
+    eof: bool = False
+
+
+class KafkaEventSource:
+    replayable = False
+
+    def __init__(self, url: str, positions: PositionLookup) -> None:
+        parsed = parse_source_url(url, PARAMS + _passthrough_names(url))
+        topic = parsed.path.strip("/")
+        group = parsed.param("group")
+        if not parsed.netloc or not topic or "/" in topic:
+            raise ConfigError(
+                f"source URL {url!r}: expected kafka://HOST:PORT[,HOST:PORT...]/TOPIC?group=GROUP"
+            )
+        if not group:
+            raise ConfigError(f"source URL {url!r}: the consumer group is required (?group=NAME)")
+        self.url = url
+        self.topic = topic
+        self.key = f"kafka://{parsed.netloc}/{topic}?group={group}"
+        session_ms = parsed.int_param("session_timeout_ms", 10_000)
+        self._config: dict[str, Any] = {
+            "bootstrap.servers": parsed.netloc,
+            "group.id": group,
+            "client.id": "fleetctl",
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": "earliest",
+            "enable.partition.eof": True,
+            "session.timeout.ms": session_ms,
+            "heartbeat.interval.ms": max(100, min(3000, session_ms // 3)),
+            "max.poll.interval.ms": parsed.int_param("max_poll_interval_ms", 600_000),
+            "reconnect.backoff.max.ms": 5000,
+            "error_cb": self._on_error,
+            "logger": log,
+        }
+        self._config.update({k: v for k, v in parsed.params.items() if "." in k})
+        self._positions = positions
+        self._consumer: Consumer | None = None
+        self._reading: dict[int, _Reading] = {}
+        self._problem: str | None = None
+
+    # -- the protocol ------------------------------------------------------------------------
+
+    def poll(self, max_records: int, timeout_s: float) -> list[RecordChunk]:
+        consumer = self._ensure()
+        try:
+            messages = consumer.consume(max_records, timeout_s)
+        except KafkaException as exc:
+            raise TemporaryError(f"kafka {self._config['bootstrap.servers']}: {exc}") from exc
+        runs: dict[int, list[Message]] = {}
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                self._on_message_error(message, error)
+                continue
+            partition = message.partition()
+            assert partition is not None
+            if partition in self._reading:
+                runs.setdefault(partition, []).append(message)
+        if runs:
+            self._problem = None
+        return [self._chunk(p, run) for p, run in runs.items()]
+
+    def rewind(self, partition: str, position: str | None) -> None:
+        number = int(partition)
+        if self._consumer is None or number not in self._reading:
+            return
+        offset = int(position) if position is not None else OFFSET_BEGINNING
+        try:
+            self._consumer.seek(TopicPartition(self.topic, number, offset))
+        except KafkaException as exc:
+            log.warning("seek %s[%s] to %s failed: %s", self.topic, partition, offset, exc)
+        self._reading[number] = _Reading(position)
+
+    def caught_up(self) -> bool:
+        return bool(self._reading) and all(r.eof for r in self._reading.values())
+
+    def health(self) -> SourceHealth:
+        if self._problem is None:
+            return SourceHealth(True)
+        if self._consumer is not None:
+            try:  # a cheap round trip: answered means the broker is back
+                self._consumer.list_topics(self.topic, timeout=1.0)
+            except KafkaException:
+                return SourceHealth(False, self._problem)
+            self._problem = None
+            return SourceHealth(True)
+        return SourceHealth(False, self._problem)
+
+    def close(self) -> None:
+        if self._consumer is not None:
+            try:
+                self._consumer.close()  # leave the group now, so the others rebalance at once
+            except (KafkaException, RuntimeError) as exc:
+                log.warning("closing the consumer: %s", exc)
+        self._consumer = None
+        self._reading.clear()
+
+    @property
+    def assigned(self) -> list[str]:
+        return [str(p) for p in sorted(self._reading)]
+
+    # -- consumer group --------------------------------------------------------------------
+
+    def _ensure(self) -> Consumer:
+        if self._consumer is None:
+            consumer = Consumer(self._config)
+            consumer.subscribe(
+                [self.topic],
+                on_assign=self._on_assign,
+                on_revoke=self._on_revoke,
+                on_lost=self._on_revoke,
+            )
+            self._consumer = consumer
+        return self._consumer
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            stored = self._positions.position(self.key, str(tp.partition))
+            tp.offset = int(stored) if stored is not None else OFFSET_BEGINNING
+            self._reading[tp.partition] = _Reading(stored)
+        consumer.assign(partitions)
+        log.info("assigned %s", [tp.partition for tp in partitions])
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            self._reading.pop(tp.partition, None)
+        consumer.unassign()
+        log.info("revoked %s", [tp.partition for tp in partitions])
+
+    def _on_error(self, error: KafkaError) -> None:
+        if error.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT) or error.fatal():
+            self._problem = f"kafka {self._config['bootstrap.servers']}: {error.str()}"
+        log.debug("kafka error: %s", error)
+
+    def _on_message_error(self, message: Message, error: KafkaError) -> None:
+        if error.code() == KafkaError._PARTITION_EOF:
+            reading = self._reading.get(message.partition() or 0)
+            if reading is not None:
+                reading.eof = True
+            return
+        self._problem = f"kafka {self._config['bootstrap.servers']}: {error.str()}"
+
+    def _chunk(self, partition: int, run: list[Message]) -> RecordChunk:
+        reading = self._reading[partition]
+        start = reading.start
+        last = run[-1].offset()
+        assert last is not None
+        end = str(last + 1)
+        reading.start, reading.eof = end, False
+        topic = self.topic
+
+        def offset(i: int) -> int:
+            found = run[i].offset()
+            assert found is not None
+            return found
+
+        return RecordChunk(
+            partition=str(partition),
+            records=[m.value() or b"" for m in run],
+            start=start,
+            end=end,
+            position_at=lambda i: str(offset(i)),
+            label_at=lambda i: f"{topic} partition {partition} offset {offset(i)}",
+        )
+
+
+def _passthrough_names(url: str) -> tuple[str, ...]:
+    query = url.partition("?")[2]
+    names = (pair.partition("=")[0] for pair in query.split("&") if pair)
+    return tuple(name for name in names if "." in name)
