@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import tempfile
 from pathlib import Path
 
 from controller.commands.common import Subparsers, cli_config
@@ -48,11 +47,9 @@ def run_export(args: argparse.Namespace) -> int:
     engine = connect(cli_config(args).sqlalchemy_url)
     rows = 0
     # Written beside the target and renamed into place: never a half-written CSV.
-    handle = tempfile.NamedTemporaryFile(
-        "w", newline="", encoding="utf-8", dir=out.parent, prefix=f".{out.name}.", delete=False
-    )
+    partial = out.with_name(f".{out.name}.{os.getpid()}.partial")
     try:
-        with handle:
+        with partial.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(COLUMNS)
             for row in MetricStore(engine).rows():
@@ -70,9 +67,9 @@ def run_export(args: argparse.Namespace) -> int:
                     )
                 )
                 rows += 1
-        os.replace(handle.name, out)
+        os.replace(partial, out)
     except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)
         raise
     finally:
         engine.dispose()
