@@ -148,7 +148,8 @@ def test_an_oversize_line_is_a_dead_letter_naming_its_line_and_neighbours_are_ke
 
     assert report["counts"] == {"oversize": 1}
     (letter,) = report["dead_letters"]
-    assert letter["position"].endswith("line 11 (byte %d)" % sum(len(x) + 1 for x in lines[:10]))
+    offset = sum(len(x) + 1 for x in lines[:10])
+    assert letter["position"].endswith(f"line 11 (byte {offset})")
     assert f"{len(lines[10]):,} bytes exceeds the limit of 65,536" in letter["reason"]
     assert len(letter["raw"]) == 65_536
     assert stored_totals(config)["events"] == 50
