@@ -14,6 +14,7 @@ with a dot in its name, passed through as is (e.g. `security.protocol=SASL_SSL`)
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +36,16 @@ from controller.adapters.event_source import (
 from controller.domain.errors import ConfigError, TemporaryError
 
 PARAMS = ("group", "session_timeout_ms", "max_poll_interval_ms")
+PROBE_EVERY_S = 5.0
+"""While polls come back empty, ask the broker for metadata this often: librdkafka retries a
+silent broker quietly (it only logs), so an unanswered probe is how we notice it is away."""
+PROBE_TIMEOUT_S = 2.0
 log = logging.getLogger(__name__)
+librdkafka_log = logging.getLogger(f"{__name__}.librdkafka")
+# librdkafka narrates every retry; outages reach people through SourceHealth instead. Attach a
+# handler to this logger (and set propagate) to see its own words when debugging.
+librdkafka_log.addHandler(logging.NullHandler())
+librdkafka_log.propagate = False
 
 
 @dataclass
@@ -75,13 +85,14 @@ class KafkaEventSource:
             "max.poll.interval.ms": parsed.int_param("max_poll_interval_ms", 600_000),
             "reconnect.backoff.max.ms": 5000,
             "error_cb": self._on_error,
-            "logger": log,
+            "logger": librdkafka_log,
         }
         self._config.update({k: v for k, v in parsed.params.items() if "." in k})
         self._positions = positions
         self._consumer: Consumer | None = None
         self._reading: dict[int, _Reading] = {}
         self._problem: str | None = None
+        self._last_probe = 0.0
 
     # -- the protocol ------------------------------------------------------------------------
 
@@ -99,10 +110,14 @@ class KafkaEventSource:
                 continue
             partition = message.partition()
             assert partition is not None
-            if partition in self._reading:
+            reading = self._reading.get(partition)
+            if reading is not None:
+                reading.eof = False
                 runs.setdefault(partition, []).append(message)
         if runs:
             self._problem = None
+        elif time.monotonic() - self._last_probe > PROBE_EVERY_S:
+            self._probe(consumer)
         return [self._chunk(p, run) for p, run in runs.items()]
 
     def rewind(self, partition: str, position: str | None) -> None:
@@ -120,16 +135,9 @@ class KafkaEventSource:
         return bool(self._reading) and all(r.eof for r in self._reading.values())
 
     def health(self) -> SourceHealth:
-        if self._problem is None:
-            return SourceHealth(True)
-        if self._consumer is not None:
-            try:  # a cheap round trip: answered means the broker is back
-                self._consumer.list_topics(self.topic, timeout=1.0)
-            except KafkaException:
-                return SourceHealth(False, self._problem)
-            self._problem = None
-            return SourceHealth(True)
-        return SourceHealth(False, self._problem)
+        if self._problem is not None and self._consumer is not None:
+            self._probe(self._consumer)
+        return SourceHealth(self._problem is None, self._problem or "")
 
     def close(self) -> None:
         if self._consumer is not None:
@@ -172,6 +180,18 @@ class KafkaEventSource:
         consumer.unassign()
         log.info("revoked %s", [tp.partition for tp in partitions])
 
+    def _probe(self, consumer: Consumer) -> None:
+        """A metadata round trip: answered means the broker is there."""
+        self._last_probe = time.monotonic()
+        try:
+            consumer.list_topics(self.topic, timeout=PROBE_TIMEOUT_S)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else exc
+            text = error.str() if isinstance(error, KafkaError) else str(error)
+            self._problem = f"kafka {self._config['bootstrap.servers']} not answering: {text}"
+        else:
+            self._problem = None
+
     def _on_error(self, error: KafkaError) -> None:
         if error.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT) or error.fatal():
             self._problem = f"kafka {self._config['bootstrap.servers']}: {error.str()}"
@@ -191,7 +211,7 @@ class KafkaEventSource:
         last = run[-1].offset()
         assert last is not None
         end = str(last + 1)
-        reading.start, reading.eof = end, False
+        reading.start = end
         topic = self.topic
 
         def offset(i: int) -> int:

@@ -42,9 +42,11 @@ def wait_for_port(port: int, timeout_s: float = 20.0) -> None:
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout_s}s")
 
 
-def event_lines(count: int, seed: int = 5, per_minute: float = 600) -> list[bytes]:
+def event_lines(
+    count: int, seed: int = 5, per_minute: float = 600, start: datetime = START
+) -> list[bytes]:
     personas = [p.persona for p in load_persona_directory(ROOT / "personas")]
-    return bulk_events(count, personas, START, per_minute, seed=seed)
+    return bulk_events(count, personas, start, per_minute, seed=seed)
 
 
 @dataclass
