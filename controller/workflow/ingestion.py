@@ -264,7 +264,7 @@ class StreamIngestor:
             if future.shape[0]:
                 limit = int(events.records[future[0]])
                 report.next_event_at = _time(int(events.ts_ms[future[0]]))
-        if limit == 0:
+        if limit == 0 and len(chunk):
             self.source.rewind(chunk.partition, chunk.start)  # nothing due yet
             return None
         if limit < len(chunk):

@@ -1,0 +1,1 @@
+"""AWS adapters (boto3 lives only here): the Kinesis event source."""
