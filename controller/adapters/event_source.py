@@ -55,11 +55,18 @@ class SourceHealth:
 
 
 class EventSource(Protocol):
-    url: str
-    key: str
-    """identity of the stream in the store: positions and totals are kept under it"""
-    replayable: bool
-    """a file: events can be held back until the clock reaches them, and re-read"""
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def key(self) -> str:
+        """Identity of the stream in the store: positions and totals are kept under it."""
+        ...
+
+    @property
+    def replayable(self) -> bool:
+        """A file: events can be held back until the clock reaches them, and re-read."""
+        ...
 
     def poll(self, max_records: int, timeout_s: float) -> list[RecordChunk]:
         """Up to `max_records` new records, at most one chunk per partition; [] if none came

@@ -34,7 +34,12 @@ def register(sub: Subparsers) -> None:
     )
     export.add_argument("--out", type=Path, required=True, help="CSV file to write")
     export.set_defaults(handler=run_export)
-    parser.set_defaults(handler=lambda _args: parser.print_help() or 2)
+    parser.set_defaults(handler=lambda _args: _usage(parser))
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
 
 
 def run_export(args: argparse.Namespace) -> int:
