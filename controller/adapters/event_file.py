@@ -1,28 +1,42 @@
 """NDJSON event files (optionally gzip) as an event source with one partition, "0".
 
 Positions are `BYTE:LINE` into the uncompressed stream, so a restart resumes exactly after the
-last line whose effects were committed, and a dead letter names its line. The file stays open
-between polls; a rewind into the chunk just returned (a replay holding back events the clock
-has not reached) costs no re-read.
+last line whose effects were committed, and a dead letter names its line.
+
+Reading is the first thing the hot path does, so it avoids copies: the file is read into one
+reusable buffer (`readinto`), lines are found with numpy, and a chunk's records are views into
+that buffer, sliced only if someone asks for one (a dead letter). A chunk is therefore valid
+until the next poll. A rewind into the chunk just returned (a replay holding back events the
+clock has not reached) costs no re-read.
 """
 
 from __future__ import annotations
 
 import gzip
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from io import BufferedIOBase
 from pathlib import Path
-from typing import IO, cast
+from typing import cast
 
 import numpy as np
+import numpy.typing as npt
 
 from controller.adapters.event_decode import EventDecoder, Rejected
-from controller.adapters.event_source import PositionLookup, RecordChunk, SourceHealth
+from controller.adapters.event_source import (
+    PositionLookup,
+    RecordChunk,
+    RecordView,
+    SourceHealth,
+)
 from controller.domain.errors import InputError
 
 PARTITION = "0"
 MAX_LINE_BYTES = 64 * 1024
-_READ_MIN = 256 * 1024
-_READ_MAX = 64 * 1024 * 1024
+_READ_STEP = 4 * 1024 * 1024
+"""bytes per read call: large enough to be cheap per byte, small enough to stay in cache"""
+_BUFFER_MAX = 256 * 1024 * 1024
+"""a poll returns fewer lines rather than hold more than this"""
 
 
 def file_path(url: str) -> Path:
@@ -43,14 +57,18 @@ class FileEventSource:
         self.follow = False
         """set while following a growing file: a last line without newline is not done yet"""
         self._positions = positions
-        self._handle: IO[bytes] | None = None
+        self._handle: BufferedIOBase | None = None
         self._opened_for: Path | None = None
         self._start: str | None = None
         self._byte = 0
         self._line = 0
-        self._buf = b""
         self._eof = False
-        self._last: tuple[int, int, bytes] | None = None
+        self._buffer = bytearray()
+        self._lo = 0
+        self._hi = 0
+        """unread bytes are self._buffer[self._lo:self._hi]; self._byte is where _lo is"""
+        self._last: tuple[int, int, int] | None = None
+        """(byte, line, buffer index) where the last chunk began, while its bytes are still held"""
         self._line_size = 256.0
 
     @property
@@ -76,16 +94,15 @@ class FileEventSource:
         byte, line = _parse(position)
         last = self._last
         if last is not None and self._handle is not None and last[0] <= byte <= self._byte:
-            start, _, data = last
-            self._buf = data[byte - start :] + self._buf
+            self._lo = last[2] + (byte - last[0])
             self._byte, self._line, self._start = byte, line, position
-            self._last = None
+            self._eof = False
             return
         self.close()
         self._open(position)
 
     def caught_up(self) -> bool:
-        return self._handle is not None and self._eof and not self._buf
+        return self._handle is not None and self._eof and self._lo == self._hi
 
     def health(self) -> SourceHealth:
         return SourceHealth(True)
@@ -94,7 +111,7 @@ class FileEventSource:
         if self._handle is not None:
             self._handle.close()
         self._handle = None
-        self._buf = b""
+        self._lo = self._hi = 0
         self._last = None
         self._eof = False
 
@@ -107,16 +124,16 @@ class FileEventSource:
             for raw in stream:
                 event = decoder.decode_one(raw) if raw.strip() else None
                 if event is not None and not isinstance(event, Rejected):
-                    return event.timestamp.astimezone(UTC)
+                    return datetime.fromisoformat(event.timestamp).astimezone(UTC)
         return None
 
     def _stored(self) -> str | None:
         return self._positions.position(self.key, PARTITION) if self._positions else None
 
-    def _open_file(self) -> IO[bytes]:
+    def _open_file(self) -> BufferedIOBase:
         try:
             if self.path.suffix == ".gz":
-                return cast(IO[bytes], gzip.open(self.path, "rb"))
+                return cast(BufferedIOBase, gzip.open(self.path, "rb"))
             return self.path.open("rb")
         except FileNotFoundError:
             raise InputError(f"{self.path}: event file does not exist") from None
@@ -135,83 +152,122 @@ class FileEventSource:
         self._handle, self._opened_for = handle, self.path
         self._byte, self._line, self._start = byte, line, position
 
+    # -- reading -----------------------------------------------------------------------------
+
     def _fill(self, max_records: int) -> None:
+        """Read until the buffer holds `max_records` lines, an oversize line, or the end."""
         assert self._handle is not None
         self._eof = False
-        while True:
-            lines = self._buf.count(b"\n")
-            if lines >= max_records:
+        buffer = self._buffer
+        lines = buffer.count(b"\n", self._lo, self._hi)
+        tail = self._hi - (buffer.rfind(b"\n", self._lo, self._hi) + 1 or self._lo)
+        while lines < max_records and tail <= self.max_line_bytes:  # else _take cuts it short
+            want = int((max_records - lines) * self._line_size * 1.1) + 1
+            want = min(max(want, _READ_STEP), _READ_STEP * 4)
+            if not self._room(want):
                 return
-            tail = len(self._buf) - (self._buf.rfind(b"\n") + 1)
-            if tail > self.max_line_bytes:
-                return  # an oversize line: _take handles it
-            want = int((max_records - lines) * self._line_size * 1.1)
-            more = self._handle.read(min(max(want, _READ_MIN), _READ_MAX))
-            if not more:
+            buffer = self._buffer
+            view = memoryview(buffer)[self._hi : self._hi + want]
+            got = self._handle.readinto(view)
+            view.release()
+            if not got:
                 self._eof = True
                 return
-            self._buf += more
+            found = buffer.count(b"\n", self._hi, self._hi + got)
+            newest = buffer.rfind(b"\n", self._hi, self._hi + got)
+            tail = tail + got if newest < 0 else self._hi + got - newest - 1
+            lines += found
+            self._hi += got
+
+    def _room(self, want: int) -> bool:
+        """Make `want` bytes free after the unread data; False if the buffer may not grow."""
+        buffer = self._buffer
+        if len(buffer) - self._hi >= want:
+            return True
+        unread = self._hi - self._lo
+        if self._lo and len(buffer) - unread >= want:
+            buffer[:unread] = buffer[self._lo : self._hi]  # the last chunk's bytes go
+        else:
+            if unread + want > _BUFFER_MAX and unread > self.max_line_bytes:
+                return False
+            # A new buffer, not a resized one: the last chunk may still be viewing the old.
+            grown = bytearray(max(2 * len(buffer), unread + want, _READ_STEP))
+            grown[:unread] = buffer[self._lo : self._hi]
+            self._buffer = grown
+        self._lo, self._hi, self._last = 0, unread, None
+        return True
 
     def _take(self, max_records: int) -> RecordChunk | None:
-        buf = self._buf
-        if not buf:
+        lo, hi = self._lo, self._hi
+        if lo == hi:
             return None
-        first_newline = buf.find(b"\n")
-        first_length = first_newline if first_newline >= 0 else len(buf)
-        if first_length > self.max_line_bytes:
-            return self._take_oversize(first_newline)
-        newlines = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) == 10)
-        ends = newlines[:max_records]
-        partial = ends.shape[0] == 0 or ends[-1] < len(buf) - 1
+        buffer = self._buffer
+        first = buffer.find(b"\n", lo, hi)
+        if (first if first >= 0 else hi) - lo > self.max_line_bytes:
+            return self._take_oversize(first)
+        region = np.frombuffer(buffer, dtype=np.uint8, count=hi - lo, offset=lo)
+        ends = np.flatnonzero(region == 10)[:max_records]
+        partial = ends.shape[0] == 0 or ends[-1] < hi - lo - 1
         if self._eof and not self.follow and ends.shape[0] < max_records and partial:
             # The file ends without a newline: its last line is complete (a file being
             # followed may still be mid-write, so there it waits for its newline).
-            ends = np.concatenate([ends, [len(buf)]])
-        starts = np.concatenate([[0], ends[:-1] + 1])
+            ends = np.append(ends, hi - lo)
+        starts = np.empty_like(ends)
+        if ends.shape[0]:
+            starts[0] = 0
+            starts[1:] = ends[:-1] + 1
         long = np.flatnonzero(ends - starts > self.max_line_bytes)
         if long.shape[0]:
             ends, starts = ends[: long[0]], starts[: long[0]]
         if ends.shape[0] == 0:
             return None
-        used = min(int(ends[-1]) + 1, len(buf))
-        data = buf[: int(ends[-1])]
-        records = data.split(b"\n")
-        self._line_size = 0.8 * self._line_size + 0.2 * (used / len(records))
-        raw, self._buf = buf[:used], buf[used:]
-        return self._emit(records, data, starts.astype(np.int64) + self._byte, used, raw)
+        used = min(int(ends[-1]) + 1, hi - lo)
+        view = memoryview(buffer)[lo : lo + used]
+        lines = RecordView(view, starts.astype(np.int64), ends.astype(np.int64))
+        self._line_size = 0.8 * self._line_size + 0.2 * (used / len(lines))
+        chunk = self._emit(lines, view, lines.starts + self._byte, used)
+        chunk.lengths = lines.ends - lines.starts
+        return chunk
 
     def _take_oversize(self, newline: int) -> RecordChunk:
         """One line longer than the limit: its head as a record, the rest streamed past."""
         assert self._handle is not None
-        head = self._buf[: self.max_line_bytes]
+        lo = self._lo
+        head = bytes(self._buffer[lo : lo + self.max_line_bytes])
+        where = np.array([self._byte], dtype=np.int64)
         if newline >= 0:
-            full = newline
-            self._buf = self._buf[newline + 1 :]
+            full = newline - lo
+            chunk = self._emit([head], head, where, full + 1)
         else:
-            full = len(self._buf)
-            self._buf = b""
-            while True:
-                more = self._handle.read(_READ_MIN)
+            full, rest, ended = self._hi - lo, b"", False
+            self._lo = self._hi = 0
+            while not ended:
+                more = self._handle.read(_READ_STEP)
                 if not more:
                     self._eof = True
                     break
                 cut = more.find(b"\n")
-                if cut >= 0:
-                    full += cut
-                    self._buf = more[cut + 1 :]
-                    newline = cut
-                    break
-                full += len(more)
-        used = full + (1 if newline >= 0 else 0)
-        chunk = self._emit([head], head, np.array([self._byte], dtype=np.int64), used, b"")
+                ended = cut >= 0
+                full += cut if ended else len(more)
+                rest = more[cut + 1 :] if ended else b""
+            chunk = self._emit([head], head, where, full + (1 if ended else 0))
+            self._last = None
+            self._room(len(rest))
+            self._buffer[: len(rest)] = rest
+            self._lo, self._hi = 0, len(rest)
         chunk.oversize = {0: full}
         return chunk
 
     def _emit(
-        self, records: list[bytes], joined: bytes, line_bytes: np.ndarray, used: int, raw: bytes
+        self,
+        records: Sequence[bytes],
+        joined: bytes | memoryview,
+        line_bytes: npt.NDArray[np.int64],
+        used: int,
     ) -> RecordChunk:
         start, byte, line = self._start, self._byte, self._line
-        self._last = (byte, line, raw) if raw else None
+        self._last = (byte, line, self._lo)
+        self._lo = min(self._lo + used, self._hi)
         self._byte, self._line = byte + used, line + len(records)
         end = f"{self._byte}:{self._line}"
         self._start = end

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, overload
 from urllib.parse import parse_qs, urlsplit
+
+import numpy as np
+import numpy.typing as npt
 
 from controller.domain.errors import ConfigError
 
@@ -28,7 +31,7 @@ class RecordChunk:
     """Consecutive records of one partition, as read."""
 
     partition: str
-    records: list[bytes]
+    records: Sequence[bytes]
     start: str | None
     """the position reading resumed from (None: the partition's beginning)"""
     end: str
@@ -37,8 +40,10 @@ class RecordChunk:
     """the position to resume from to read record i next (i < len(records))"""
     label_at: Callable[[int], str]
     """record i's place, for people: 'line 12 (byte 2040)', 'partition 3 offset 17'"""
-    joined: bytes | None = None
-    """b"\\n".join(records), when the source has it for free (files)"""
+    joined: bytes | memoryview | None = None
+    """starts with b"\\n".join(records), when the source has it for free (files)"""
+    lengths: npt.NDArray[np.int64] | None = None
+    """the records' lengths, when the source knows them without looking (files)"""
     oversize: dict[int, int] = field(default_factory=dict)
     """records the source cut short: index -> full length in bytes"""
     inherits: tuple[str, ...] = ()
@@ -46,6 +51,39 @@ class RecordChunk:
 
     def __len__(self) -> int:
         return len(self.records)
+
+
+class RecordView(Sequence[bytes]):
+    """Records laid out in one buffer (b"\\n"-joined), sliced only when someone asks for one:
+    the fast path decodes the buffer whole and never does."""
+
+    def __init__(
+        self,
+        buffer: bytes | memoryview,
+        starts: npt.NDArray[np.int64],
+        ends: npt.NDArray[np.int64],
+    ) -> None:
+        self.buffer, self.starts, self.ends = buffer, starts, ends
+
+    @staticmethod
+    def of(buffer: bytes | memoryview, lengths: npt.NDArray[np.int64]) -> RecordView:
+        starts = np.zeros(lengths.shape[0], dtype=np.int64)
+        np.cumsum(lengths[:-1] + 1, out=starts[1:])
+        return RecordView(buffer, starts, starts + lengths)
+
+    def __len__(self) -> int:
+        return int(self.starts.shape[0])
+
+    @overload
+    def __getitem__(self, index: int) -> bytes: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[bytes]: ...
+
+    def __getitem__(self, index: int | slice) -> bytes | list[bytes]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return bytes(self.buffer[int(self.starts[index]) : int(self.ends[index])])
 
 
 @dataclass(frozen=True)

@@ -114,7 +114,7 @@ def covered_spans(
     `max_silence` apart. Buckets outside every stretch are gaps, not zeros."""
     if ts_ms.shape[0] == 0:
         return []
-    ordered = np.sort(ts_ms)
+    ordered = ts_ms if bool((np.diff(ts_ms) >= 0).all()) else np.sort(ts_ms)
     if previous_ms is not None and ordered[0] - previous_ms <= max_silence_ms:
         ordered = np.sort(np.concatenate([[previous_ms], ordered]))
     breaks = np.flatnonzero(np.diff(ordered) > max_silence_ms)

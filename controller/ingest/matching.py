@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 import numpy as np
+import pandas as pd
 
 from controller.ingest.columns import IntArray
 from controller.ingest.sessions import TypeBits, UIntArray
@@ -55,9 +56,9 @@ class SessionClassifier:
     def classify(self, masks: UIntArray) -> IntArray:
         if masks.shape[0] == 0:
             return np.zeros(0, dtype=np.int64)
-        distinct, inverse = np.unique(masks, return_inverse=True)
+        inverse, distinct = pd.factorize(masks)  # hashing: no sort of every event
         codes = np.array([self._match(int(m)) for m in distinct], dtype=np.int64)
-        return codes[inverse]
+        return np.asarray(codes[np.asarray(inverse, dtype=np.int64)], dtype=np.int64)
 
     def _match(self, mask: int) -> int:
         code = self._cache.get(mask)

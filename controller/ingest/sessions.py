@@ -169,7 +169,11 @@ def sessionize(
     if n == 0:
         none = np.zeros(0, dtype=np.uint64)
         return Sessionized(none, np.zeros(0, dtype=bool), none, state)
-    present, local = np.unique(key_codes, return_inverse=True)
+    # Codes are dense (0..len(keys)-1), so ranking the present ones is a bincount, not a sort.
+    present = np.flatnonzero(np.bincount(key_codes, minlength=len(keys)))
+    rank = np.zeros(len(keys), dtype=np.int64)
+    rank[present] = np.arange(present.shape[0])
+    local = rank[key_codes]
     names = np.asarray(keys, dtype=object)[present]
     prev = pd.Index(state.keys).get_indexer(names) if len(state) else np.full(len(names), -1)
     prev = np.asarray(prev, dtype=np.int64)
@@ -256,9 +260,9 @@ def _first_in_bucket(
 ) -> BoolArray:
     low = int(bucket.min())
     span = int(bucket.max()) - low + 1
-    _, first = np.unique(seg * span + (bucket - low), return_index=True)
-    counted = np.zeros(seg.shape[0], dtype=bool)
-    counted[first] = True
+    counted: BoolArray = ~np.asarray(
+        pd.Index(seg * span + (bucket - low)).duplicated(keep="first"), dtype=bool
+    )
     if len(state) and continues.any():
         behind = state.last_bucket[rows] - bucket
         shift = np.clip(behind, 0, HISTORY_BUCKETS - 1).astype(np.uint64)

@@ -251,7 +251,7 @@ class StreamIngestor:
         held = self._state_for(chunk)
         if held is None:
             return None
-        decoded = self.decoder.decode(chunk.records, chunk.joined, chunk.oversize)
+        decoded = self.decoder.decode(chunk.records, chunk.joined, chunk.oversize, chunk.lengths)
         events, rejected = decoded.events, decoded.rejected
         limit, end = len(chunk), chunk.end
         if until is not None and self.source.replayable and len(events):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta, timezone
 
 import numpy as np
 from hypothesis import given, settings
@@ -16,6 +17,7 @@ from controller.adapters.event_decode import (
     EventDecoder,
     Rejected,
 )
+from controller.adapters.iso_times import parse_utc_ms
 
 
 def event(i: int, **change: object) -> bytes:
@@ -89,7 +91,9 @@ def test_a_mistyped_field_is_named_with_its_value() -> None:
 def test_a_timestamp_without_an_offset_is_rejected() -> None:
     kept, rejected = decode([event(1, timestamp="2026-11-02T10:00:00"), event(2)])
     assert kept == [1]
-    assert rejected[0].reason.startswith("timestamp: Expected datetime with a timezone")
+    assert rejected[0].reason == (
+        "timestamp: needs a UTC offset, e.g. 2026-11-27T08:00:00Z (got '2026-11-02T10:00:00')"
+    )
 
 
 def test_an_oversize_payload_is_a_dead_letter_with_its_size() -> None:
@@ -154,3 +158,32 @@ def test_the_fast_path_agrees_with_decoding_each_record_alone(records: list[byte
     one_by_one = DECODER.decode([records[i] for i in expected_kept])
     assert np.array_equal(result.events.ts_ms, one_by_one.events.ts_ms)
     assert np.array_equal(result.events.resources, one_by_one.events.resources)
+
+
+def _iso(when: datetime, spec: str, zulu: bool) -> str:
+    text = when.isoformat(timespec=spec)
+    return text.replace("+00:00", "Z") if zulu else text
+
+
+ISO_TIMES = st.builds(
+    _iso,
+    st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))])),
+    st.sampled_from(["seconds", "milliseconds", "microseconds"]),
+    st.booleans(),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(ISO_TIMES, st.text(alphabet="0123456789-:TZ.+ ", min_size=18, max_size=30)))
+def test_bulk_timestamp_parsing_agrees_with_fromisoformat(text: str) -> None:
+    ms, problems = parse_utc_ms([text, "2026-11-02T10:00:00.250Z"])
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        when = None
+    if when is None or when.tzinfo is None:
+        assert 0 in problems
+    else:
+        assert 0 not in problems
+        assert int(ms[0]) == (when - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+    assert int(ms[1]) == 1793613600250
