@@ -16,7 +16,11 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from itertools import repeat
+from operator import is_
 from typing import Any
+
+import numpy as np
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -40,6 +44,7 @@ PROBE_EVERY_S = 5.0
 """While polls come back empty, ask the broker for metadata this often: librdkafka retries a
 silent broker quietly (it only logs), so an unanswered probe is how we notice it is away."""
 PROBE_TIMEOUT_S = 2.0
+CONSUME_SLICE = 10_000
 log = logging.getLogger(__name__)
 librdkafka_log = logging.getLogger(f"{__name__}.librdkafka")
 # librdkafka narrates every retry; outages reach people through SourceHealth instead. Attach a
@@ -93,32 +98,89 @@ class KafkaEventSource:
         self._reading: dict[int, _Reading] = {}
         self._problem: str | None = None
         self._last_probe = 0.0
+        self.assigned_at: float | None = None
+        """monotonic time of the first assignment (the group join is done: benchmarks time
+        from here)"""
 
     # -- the protocol ------------------------------------------------------------------------
 
     def poll(self, max_records: int, timeout_s: float) -> list[RecordChunk]:
         consumer = self._ensure()
+        messages: list[Message] = []
         try:
-            messages = consumer.consume(max_records, timeout_s)
+            # Take what librdkafka has fetched, in slices, waiting only while there is nothing:
+            # waiting for a full batch would leave the consumer idle while the broker sends.
+            wait = timeout_s
+            while len(messages) < max_records:
+                want = min(CONSUME_SLICE, max_records - len(messages))
+                got = consumer.consume(want, wait)
+                messages.extend(got)
+                if len(got) < want:
+                    break
+                wait = 0.0
         except KafkaException as exc:
             raise TemporaryError(f"kafka {self._config['bootstrap.servers']}: {exc}") from exc
-        runs: dict[int, list[Message]] = {}
-        for message in messages:
-            error = message.error()
-            if error is not None:
-                self._on_message_error(message, error)
-                continue
-            partition = message.partition()
-            assert partition is not None
-            reading = self._reading.get(partition)
-            if reading is not None:
-                reading.eof = False
-                runs.setdefault(partition, []).append(message)
+        runs = self._runs(messages)
         if runs:
             self._problem = None
         elif time.monotonic() - self._last_probe > PROBE_EVERY_S:
             self._probe(consumer)
-        return [self._chunk(p, run) for p, run in runs.items()]
+        return [self._chunk(p, run, values) for p, (run, values) in runs.items()]
+
+    def _runs(self, messages: list[Message]) -> dict[int, tuple[list[Message], list[bytes]]]:
+        """Messages and values by partition, in order. Per message only two C-level calls:
+        librdkafka hands them over in per-partition runs, which numpy finds."""
+        n = len(messages)
+        runs: dict[int, tuple[list[Message], list[bytes]]] = {}
+        if n == 0:
+            return runs
+        values = list(map(Message.value, messages))
+        errors = list(map(Message.error, messages))
+        found = list(map(Message.partition, messages))
+        try:
+            partitions = np.fromiter(found, dtype=np.int64, count=n)
+        except TypeError:  # an error event without a partition
+            partitions = np.array([-1 if p is None else p for p in found], dtype=np.int64)
+        cuts = [0, *(np.flatnonzero(np.diff(partitions)) + 1).tolist(), n]
+        for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+            partition = int(partitions[a])
+            kept, kept_values = messages[a:b], values[a:b]
+            ends_at_eof = False
+            if not all(map(is_, errors[a:b], repeat(None))) or None in kept_values:
+                # events (partition EOF, errors; their payload is librdkafka's message), or
+                # null payloads (tombstones: an empty record)
+                kept, kept_values, ends_at_eof = self._split_events(kept, kept_values)
+            reading = self._reading.get(partition)
+            if reading is None:
+                continue
+            if kept:
+                reading.eof = False
+                run = runs.setdefault(partition, ([], []))
+                run[0].extend(kept)
+                run[1].extend(kept_values)  # type: ignore[arg-type]
+            if ends_at_eof:
+                reading.eof = True
+        return runs
+
+    def _split_events(
+        self, messages: list[Message], values: list[bytes | None]
+    ) -> tuple[list[Message], list[bytes | None], bool]:
+        """The real messages of a run (a null payload is an empty record), and whether the run
+        ends with the partition's EOF."""
+        kept: list[Message] = []
+        kept_values: list[bytes | None] = []
+        eof = False
+        for message, value in zip(messages, values, strict=True):
+            error = message.error()
+            if error is None:
+                kept.append(message)
+                kept_values.append(value or b"")
+                eof = False
+            elif error.code() == KafkaError._PARTITION_EOF:
+                eof = True
+            else:
+                self._problem = f"kafka {self._config['bootstrap.servers']}: {error.str()}"
+        return kept, kept_values, eof
 
     def rewind(self, partition: str, position: str | None) -> None:
         number = int(partition)
@@ -167,6 +229,8 @@ class KafkaEventSource:
         return self._consumer
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if self.assigned_at is None:
+            self.assigned_at = time.monotonic()
         for tp in partitions:
             stored = self._positions.position(self.key, str(tp.partition))
             tp.offset = int(stored) if stored is not None else OFFSET_BEGINNING
@@ -197,15 +261,7 @@ class KafkaEventSource:
             self._problem = f"kafka {self._config['bootstrap.servers']}: {error.str()}"
         log.debug("kafka error: %s", error)
 
-    def _on_message_error(self, message: Message, error: KafkaError) -> None:
-        if error.code() == KafkaError._PARTITION_EOF:
-            reading = self._reading.get(message.partition() or 0)
-            if reading is not None:
-                reading.eof = True
-            return
-        self._problem = f"kafka {self._config['bootstrap.servers']}: {error.str()}"
-
-    def _chunk(self, partition: int, run: list[Message]) -> RecordChunk:
+    def _chunk(self, partition: int, run: list[Message], values: list[bytes]) -> RecordChunk:
         reading = self._reading[partition]
         start = reading.start
         last = run[-1].offset()
@@ -221,7 +277,7 @@ class KafkaEventSource:
 
         return RecordChunk(
             partition=str(partition),
-            records=[m.value() or b"" for m in run],
+            records=values,
             start=start,
             end=end,
             position_at=lambda i: str(offset(i)),

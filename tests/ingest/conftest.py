@@ -275,3 +275,15 @@ def source_events(config: Path) -> int:
             )
     finally:
         engine.dispose()
+
+
+def dead_letter_counts(config: Path) -> dict[str, int]:
+    from controller.adapters.storage.db import connect
+    from controller.adapters.storage.ingest_store import IngestStore
+    from controller.config import load_config
+
+    engine = connect(load_config(config).sqlalchemy_url)
+    try:
+        return IngestStore(engine).dead_letter_counts()
+    finally:
+        engine.dispose()

@@ -13,6 +13,7 @@ from controller.cli import main
 from tests.ingest.conftest import (
     START,
     KafkaBroker,
+    dead_letter_counts,
     event_lines,
     fleetctl,
     input_totals,
@@ -66,6 +67,7 @@ def test_kafka_ingestion_stores_exactly_the_totals_of_the_topic(
 
     assert stored_totals(config) == input_totals(lines)
     assert source_events(config) == input_totals(lines)["events"]
+    assert dead_letter_counts(config) == {"invalid-json": 1, "not-utf8": 1, "invalid-event": 1}
 
 
 def test_a_kafka_ingester_killed_mid_stream_resumes_to_exactly_the_input(
