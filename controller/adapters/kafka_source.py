@@ -16,12 +16,11 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from itertools import repeat
+from itertools import pairwise, repeat
 from operator import is_
 from typing import Any
 
 import numpy as np
-
 from confluent_kafka import (
     OFFSET_BEGINNING,
     Consumer,
@@ -142,7 +141,7 @@ class KafkaEventSource:
         except TypeError:  # an error event without a partition
             partitions = np.array([-1 if p is None else p for p in found], dtype=np.int64)
         cuts = [0, *(np.flatnonzero(np.diff(partitions)) + 1).tolist(), n]
-        for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+        for a, b in pairwise(cuts):
             partition = int(partitions[a])
             kept, kept_values = messages[a:b], values[a:b]
             ends_at_eof = False

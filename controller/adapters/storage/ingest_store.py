@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -21,11 +22,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from controller.adapters.storage.db import (
     coverage,
     dead_letters,
-    metric_event_types,
-    metrics,
     stream_partitions,
     to_epoch,
-    upsert,
 )
 from controller.domain.errors import TemporaryError
 from controller.ingest.aggregate import Aggregate
@@ -217,54 +215,55 @@ class IngestStore:
             )
 
     def _add_metrics(self, conn: Connection, aggregate: Aggregate) -> None:
+        """Additive upserts, through the driver's executemany: a batch writes thousands of
+        rows, and building a parameter dict per row costs more than the database does.
+
+        Rows go in key order, so concurrent ingesters lock rows in the same order."""
         rows = aggregate.buckets
         if len(rows):
-            records = [
-                {
-                    "bucket": int(rows.bucket_s[i]),
-                    "persona": rows.persona[i],
-                    "region": rows.region[i],
-                    "events": int(rows.events[i]),
-                    "sessions": int(rows.sessions[i]),
-                    **{name: int(rows.resources[i, j]) for j, name in enumerate(RESOURCE_COLUMNS)},
-                }
-                for i in range(len(rows))
-            ]
-            records.sort(key=lambda r: (r["bucket"], r["persona"], r["region"]))
-            statement = upsert(self.engine, metrics)
-            additive = {
-                name: metrics.c[name] + statement.excluded[name]
-                for name in ("events", "sessions", *RESOURCE_COLUMNS)
-            }
-            conn.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["bucket", "persona", "region"], set_=additive
-                ),
-                records,
+            records = sorted(
+                zip(
+                    rows.bucket_s.tolist(),
+                    rows.persona,
+                    rows.region,
+                    rows.events.tolist(),
+                    rows.sessions.tolist(),
+                    *rows.resources.T.tolist(),
+                    strict=True,
+                )
             )
+            conn.exec_driver_sql(self._metric_upsert, records)
         types = aggregate.types
         if len(types):
             type_records = sorted(
-                (
-                    {
-                        "bucket": int(types.bucket_s[i]),
-                        "persona": types.persona[i],
-                        "region": types.region[i],
-                        "event_type": types.event_type[i],
-                        "events": int(types.events[i]),
-                    }
-                    for i in range(len(types))
-                ),
-                key=lambda r: (r["bucket"], r["persona"], r["region"], r["event_type"]),
+                zip(
+                    types.bucket_s.tolist(),
+                    types.persona,
+                    types.region,
+                    types.event_type,
+                    types.events.tolist(),
+                    strict=True,
+                )
             )
-            statement = upsert(self.engine, metric_event_types)
-            conn.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["bucket", "persona", "region", "event_type"],
-                    set_={"events": metric_event_types.c.events + statement.excluded.events},
-                ),
-                type_records,
-            )
+            conn.exec_driver_sql(self._type_upsert, type_records)
+
+    @cached_property
+    def _metric_upsert(self) -> str:
+        return _additive_upsert(
+            self.engine,
+            "metrics",
+            ("bucket", "persona", "region"),
+            ("events", "sessions", *RESOURCE_COLUMNS),
+        )
+
+    @cached_property
+    def _type_upsert(self) -> str:
+        return _additive_upsert(
+            self.engine,
+            "metric_event_types",
+            ("bucket", "persona", "region", "event_type"),
+            ("events",),
+        )
 
     def dead_letter_count(self) -> int:
         with self.engine.connect() as conn:
@@ -297,6 +296,19 @@ class IngestStore:
                 )
                 for row in conn.execute(query)
             ]
+
+
+def _additive_upsert(
+    engine: Engine, table: str, keys: tuple[str, ...], counts: tuple[str, ...]
+) -> str:
+    """INSERT ... ON CONFLICT DO UPDATE adding the counts (same SQL on SQLite and PostgreSQL)."""
+    columns = (*keys, *counts)
+    mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+    added = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in counts)
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))}) "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {added}"
+    )
 
 
 def _is_lock_conflict(exc: OperationalError) -> bool:
