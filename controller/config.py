@@ -65,7 +65,9 @@ class EventsConfig(_Section):
         default=timedelta(minutes=10),
         description="a stretch with no events at all longer than this is a gap, not zero demand",
     )
-    max_batch: Annotated[int, Field(gt=0)] = 200_000
+    max_batch: Annotated[int, Field(gt=0)] = Field(
+        default=50_000, description="records per batch (one transaction); memory grows with it"
+    )
     allowed_lateness: Annotated[timedelta, BeforeValidator(parse_duration)] = Field(
         default=timedelta(minutes=5),
         description="events older than the stream's newest by more than this are dead letters",

@@ -84,6 +84,8 @@ class EventDecoder:
         self.max_event_bytes = max_event_bytes
         self._many = msgspec.json.Decoder(_Event)
         self._loose = msgspec.json.Decoder()
+        self._types = _Vocabulary(absent="")
+        self._regions = _Vocabulary(absent=UNKNOWN_REGION)
 
     def decode(
         self,
@@ -124,7 +126,13 @@ class EventDecoder:
                 run.one(special)
             begin = special + 1
         run.many(begin, n)
-        events = _columns(run.events, np.array(run.indices, dtype=np.int64), rejected)
+        events = _columns(
+            run.events,
+            np.array(run.indices, dtype=np.int64),
+            rejected,
+            self._types,
+            self._regions,
+        )
         rejected.sort(key=lambda r: r.record)
         return Decoded(events, rejected)
 
@@ -272,7 +280,46 @@ class _Run:
         return min(max(index, a), b - 1)
 
 
-def _columns(events: list[_Event], indices: IntArray, rejected: list[Rejected]) -> EventColumns:
+class _Vocabulary:
+    """Codes for a field with few distinct values (event types, regions), kept across batches:
+    one dict lookup per event instead of building an array and hashing it again."""
+
+    LIMIT = 10_000
+    """more distinct values than this (a broken producer): start the table afresh"""
+
+    def __init__(self, absent: str) -> None:
+        self.absent = absent
+        self.table: dict[str | None, int] = {}
+        self.names: list[str] = []
+
+    def codes(self, events: list[_Event], field: str) -> IntArray:
+        n = len(events)
+        try:
+            return np.fromiter(
+                map(self.table.__getitem__, map(attrgetter(field), events)), np.int64, n
+            )
+        except KeyError:
+            values = set(map(attrgetter(field), events))
+            if len(self.table) + len(values) > self.LIMIT:
+                self.table, self.names = {}, []
+            for value in values:
+                if value not in self.table:
+                    name = self.absent if value is None else value
+                    if name in self.names:  # an explicit "unknown" and a missing one agree
+                        self.table[value] = self.names.index(name)
+                    else:
+                        self.table[value] = len(self.names)
+                        self.names.append(name)
+            return self.codes(events, field)
+
+
+def _columns(
+    events: list[_Event],
+    indices: IntArray,
+    rejected: list[Rejected],
+    types: _Vocabulary,
+    regions: _Vocabulary,
+) -> EventColumns:
     """Columns of the decoded events; those whose timestamp does not parse join `rejected`."""
     ts_ms, bad_times = parse_utc_ms(list(map(attrgetter("timestamp"), events)))
     if bad_times:
@@ -300,12 +347,8 @@ def _columns(events: list[_Event], indices: IntArray, rejected: list[Rejected]) 
         )
         key_codes[anonymous] = len(keys) + users
         keys += [f"u:{u}" for u in user_names]
-    types, type_names = _factorize(_objects(events, "event_type", n))
-    regions, region_names = _factorize(_objects(events, "region", n))
-    region_list = [str(r) for r in region_names]
-    if (regions < 0).any():
-        regions = np.where(regions < 0, len(region_list), regions)
-        region_list.append(UNKNOWN_REGION)
+    type_codes = types.codes(events, "event_type")
+    region_codes = regions.codes(events, "region")
     use = map(attrgetter("resource_consumption"), events)
     values = np.fromiter(chain.from_iterable(map(astuple, use)), dtype=np.float64, count=4 * n)
     resources = np.rint(values.reshape(n, 4) * MILLI).astype(np.int64)
@@ -313,10 +356,10 @@ def _columns(events: list[_Event], indices: IntArray, rejected: list[Rejected]) 
         ts_ms=ts_ms,
         key_codes=key_codes,
         keys=keys,
-        type_codes=types.astype(np.int64),
-        types=[str(t) for t in type_names],
-        region_codes=regions.astype(np.int64),
-        regions=region_list,
+        type_codes=type_codes,
+        types=list(types.names),
+        region_codes=region_codes,
+        regions=list(regions.names),
         resources=resources,
         records=indices,
     )
