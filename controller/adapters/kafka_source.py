@@ -177,6 +177,11 @@ class KafkaEventSource:
                 eof = False
             elif error.code() == KafkaError._PARTITION_EOF:
                 eof = True
+            elif error.code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC):
+                raise ConfigError(
+                    f"source URL {self.url!r}: topic {self.topic!r} does not exist on "
+                    f"{self._config['bootstrap.servers']}"
+                )
             else:
                 self._problem = f"kafka {self._config['bootstrap.servers']}: {error.str()}"
         return kept, kept_values, eof

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from controller.adapters.storage.db import (
@@ -25,7 +25,7 @@ from controller.adapters.storage.db import (
     stream_partitions,
     to_epoch,
 )
-from controller.domain.errors import TemporaryError
+from controller.domain.errors import ConfigError, TemporaryError
 from controller.ingest.aggregate import Aggregate
 
 RESOURCE_COLUMNS = ("cpu_ms_milli", "memory_mb_milli", "network_kb_milli", "io_ops_milli")
@@ -86,6 +86,7 @@ class SourceTotals:
 class IngestStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        _require_current_schema(engine)
 
     def partition(self, source: str, partition: str) -> StoredPartition | None:
         with self.engine.connect() as conn:
@@ -296,6 +297,17 @@ class IngestStore:
                 )
                 for row in conn.execute(query)
             ]
+
+
+def _require_current_schema(engine: Engine) -> None:
+    """A database from before exact (integer) metrics cannot be added to: say so plainly."""
+    columns = {c["name"] for c in inspect(engine).get_columns("metrics")}
+    if "cpu_ms_milli" not in columns:
+        raise ConfigError(
+            f"{engine.url.render_as_string(hide_password=True)}: its metrics table predates "
+            "exact per-persona metrics (no cpu_ms_milli column); move the database away (or "
+            "point database_url elsewhere) and ingest again"
+        )
 
 
 def _additive_upsert(
