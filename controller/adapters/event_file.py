@@ -107,6 +107,9 @@ class FileEventSource:
     def health(self) -> SourceHealth:
         return SourceHealth(True)
 
+    def acknowledge(self, positions: dict[str, str]) -> None:
+        pass
+
     def close(self) -> None:
         if self._handle is not None:
             self._handle.close()

@@ -119,6 +119,11 @@ class EventSource(Protocol):
         """Every partition this process reads has been read to its current end."""
         ...
 
+    def acknowledge(self, positions: dict[str, str]) -> None:
+        """These positions are committed in our store; tell the broker, for its lag tools.
+        Never read back: where reading resumes always comes from the store."""
+        ...
+
     def health(self) -> SourceHealth:
         """Whether the broker/stream is reachable, and if not, what went wrong."""
         ...

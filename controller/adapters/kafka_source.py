@@ -200,6 +200,22 @@ class KafkaEventSource:
     def caught_up(self) -> bool:
         return bool(self._reading) and all(r.eof for r in self._reading.values())
 
+    def acknowledge(self, positions: dict[str, str]) -> None:
+        """Commit to Kafka too (asynchronously, best effort), so `kafka-consumer-groups` and
+        lag exporters see the group's progress. Only our store decides where reading resumes."""
+        if self._consumer is None:
+            return
+        offsets = [
+            TopicPartition(self.topic, int(p), int(position))
+            for p, position in positions.items()
+            if int(p) in self._reading
+        ]
+        if offsets:
+            try:
+                self._consumer.commit(offsets=offsets, asynchronous=True)
+            except KafkaException as exc:
+                log.debug("committing offsets to kafka: %s", exc)
+
     def health(self) -> SourceHealth:
         if self._problem is not None and self._consumer is not None:
             self._probe(self._consumer)

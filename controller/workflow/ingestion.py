@@ -231,6 +231,7 @@ class StreamIngestor:
             return BatchReport(
                 conflict=str(exc), partitions=tuple(p.chunk.partition for p in parts)
             )
+        self.source.acknowledge({p.chunk.partition: p.end for p in parts})
         for p in parts:
             self._held[p.chunk.partition] = _Held(p.end, p.step.state)
             codes = p.step.session_personas

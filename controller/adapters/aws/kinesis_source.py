@@ -99,6 +99,9 @@ class KinesisEventSource:
         readable = [s for s in self._shards.values() if self._readable(s)]
         return bool(self._shards) and all(s.at_tip for s in readable)
 
+    def acknowledge(self, positions: dict[str, str]) -> None:
+        pass  # Kinesis keeps no consumer positions (the KCL keeps them in DynamoDB; we in SQL)
+
     def health(self) -> SourceHealth:
         return SourceHealth(self._problem is None, self._problem or "")
 
