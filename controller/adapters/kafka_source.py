@@ -43,6 +43,17 @@ PROBE_EVERY_S = 5.0
 """While polls come back empty, ask the broker for metadata this often: librdkafka retries a
 silent broker quietly (it only logs), so an unanswered probe is how we notice it is away."""
 PROBE_TIMEOUT_S = 2.0
+FETCH_SETTINGS: dict[str, Any] = {
+    # librdkafka's defaults prefetch too little for a busy topic: measured on Tansu, a bare
+    # consume loop reads 240k events/s with them and 830k/s with these, and a loop that works
+    # 2.5 us per event goes from 120k/s to 280k/s (the fetcher keeps the queue full while it
+    # works). Prefetched messages are capped at 128 MB. Any of these can be overridden in the
+    # URL (e.g. &queued.min.messages=100000).
+    "queued.min.messages": 500_000,
+    "queued.max.messages.kbytes": 128 * 1024,
+    "max.partition.fetch.bytes": 8 << 20,
+    "fetch.max.bytes": 64 << 20,
+}
 CONSUME_SLICE = 10_000
 log = logging.getLogger(__name__)
 librdkafka_log = logging.getLogger(f"{__name__}.librdkafka")
@@ -88,6 +99,7 @@ class KafkaEventSource:
             "heartbeat.interval.ms": max(100, min(3000, session_ms // 3)),
             "max.poll.interval.ms": parsed.int_param("max_poll_interval_ms", 600_000),
             "reconnect.backoff.max.ms": 5000,
+            **FETCH_SETTINGS,
             "error_cb": self._on_error,
             "logger": librdkafka_log,
         }
