@@ -69,7 +69,8 @@ class _Section(BaseModel):
 class EventsConfig(_Section):
     source: str = Field(
         default=f"file://{EXAMPLE_EVENTS}",
-        description="file://PATH (NDJSON, optionally .gz); kafka:// and kinesis:// come later",
+        description="file://PATH (NDJSON, optionally .gz), kafka://HOST:PORT/TOPIC?group=GROUP, "
+        "or kinesis://STREAM?region=REGION[&endpoint=URL]",
     )
     bucket: Duration = timedelta(minutes=1)
     session_gap: Duration = timedelta(minutes=30)
@@ -77,7 +78,33 @@ class EventsConfig(_Section):
         default=timedelta(minutes=10),
         description="a stretch with no events at all longer than this is a gap, not zero demand",
     )
-    max_batch: Annotated[int, Field(gt=0)] = 200_000
+    max_batch: Annotated[int, Field(gt=0)] = Field(
+        default=50_000, description="records per batch (one transaction); memory grows with it"
+    )
+    allowed_lateness: Annotated[timedelta, BeforeValidator(parse_duration)] = Field(
+        default=timedelta(minutes=5),
+        description="events older than the stream's newest by more than this are dead letters",
+    )
+    max_ahead: Duration = Field(
+        default=timedelta(days=1),
+        description="events further than this beyond the stream's own time are dead letters",
+    )
+    max_event_bytes: Annotated[int, Field(ge=256)] = 64 * 1024
+    cycle_budget: Duration = Field(
+        default=timedelta(seconds=60),
+        description="the daemon's ingest step stops reading a live stream after this long",
+    )
+
+    @model_validator(mode="after")
+    def _lateness_within_history(self) -> EventsConfig:
+        if self.allowed_lateness < timedelta(0):
+            raise ValueError(f"allowed_lateness must not be negative, got {self.allowed_lateness}")
+        if self.allowed_lateness > 60 * self.bucket:
+            raise ValueError(
+                f"allowed_lateness ({self.allowed_lateness}) may be at most 60 buckets "
+                f"({60 * self.bucket})"
+            )
+        return self
 
 
 class ClockConfig(_Section):

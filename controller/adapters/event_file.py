@@ -1,118 +1,293 @@
-"""NDJSON event files (optionally gzip), read from a stored byte position up to a time.
+"""NDJSON event files (optionally gzip) as an event source with one partition, "0".
 
-Positions are byte offsets into the uncompressed stream, so a restart resumes exactly after the
-last line whose effects were committed.
+Positions are `BYTE:LINE` into the uncompressed stream, so a restart resumes exactly after the
+last line whose effects were committed, and a dead letter names its line.
+
+Reading is the first thing the hot path does, so it avoids copies: the file is read into one
+reusable buffer (`readinto`), lines are found with numpy, and a chunk's records are views into
+that buffer, sliced only if someone asks for one (a dead letter). A chunk is therefore valid
+until the next poll. A rewind into the chunk just returned (a replay holding back events the
+clock has not reached) costs no re-read.
 """
 
 from __future__ import annotations
 
 import gzip
-import json
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from io import BufferedIOBase
 from pathlib import Path
-from typing import IO, cast
+from typing import cast
 
-from pydantic import ValidationError
+import numpy as np
+import numpy.typing as npt
 
+from controller.adapters.event_decode import EventDecoder, Rejected
+from controller.adapters.event_source import (
+    PositionLookup,
+    RecordChunk,
+    RecordView,
+    SourceHealth,
+)
 from controller.domain.errors import InputError
-from controller.domain.event import Event
 
+PARTITION = "0"
 MAX_LINE_BYTES = 64 * 1024
+_READ_STEP = 4 * 1024 * 1024
+"""bytes per read call: large enough to be cheap per byte, small enough to stay in cache"""
+_BUFFER_MAX = 256 * 1024 * 1024
+"""a poll returns fewer lines rather than hold more than this"""
 
 
-@dataclass(frozen=True)
-class DeadLetter:
-    position: str
-    reason: str
-    raw: bytes
-
-
-@dataclass
-class EventBatch:
-    start_position: int
-    end_position: int
-    events: list[Event] = field(default_factory=list)
-    dead_letters: list[DeadLetter] = field(default_factory=list)
-    next_event_at: datetime | None = None
-    """Timestamp of the first unread event (it lies beyond `until`); None at end of file."""
+def file_path(url: str) -> Path:
+    return Path(url.removeprefix("file://"))
 
 
 class FileEventSource:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.url = f"file://{path}"
+    replayable = True
 
-    def _open(self) -> IO[bytes]:
+    def __init__(
+        self,
+        path: Path,
+        positions: PositionLookup | None = None,
+        max_line_bytes: int = MAX_LINE_BYTES,
+    ) -> None:
+        self.path = path
+        self.max_line_bytes = max_line_bytes
+        self.follow = False
+        """set while following a growing file: a last line without newline is not done yet"""
+        self._positions = positions
+        self._handle: BufferedIOBase | None = None
+        self._opened_for: Path | None = None
+        self._start: str | None = None
+        self._byte = 0
+        self._line = 0
+        self._eof = False
+        self._buffer = bytearray()
+        self._lo = 0
+        self._hi = 0
+        """unread bytes are self._buffer[self._lo:self._hi]; self._byte is where _lo is"""
+        self._last: tuple[int, int, int] | None = None
+        """(byte, line, buffer index) where the last chunk began, while its bytes are still held"""
+        self._line_size = 256.0
+
+    @property
+    def url(self) -> str:
+        return f"file://{self.path}"
+
+    @property
+    def key(self) -> str:
+        return self.url
+
+    def poll(self, max_records: int, timeout_s: float = 0.0) -> list[RecordChunk]:
+        try:
+            if self._handle is None or self._opened_for != self.path:
+                self._open(self._stored())
+            self._fill(max_records)
+            chunk = self._take(max_records)
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            self.close()
+            raise InputError(f"{self.path}: unreadable at byte {self._byte}: {exc}") from None
+        return [chunk] if chunk is not None else []
+
+    def rewind(self, partition: str, position: str | None) -> None:
+        byte, line = _parse(position)
+        last = self._last
+        if last is not None and self._handle is not None and last[0] <= byte <= self._byte:
+            self._lo = last[2] + (byte - last[0])
+            self._byte, self._line, self._start = byte, line, position
+            self._eof = False
+            return
+        self.close()
+        self._open(position)
+
+    def caught_up(self) -> bool:
+        return self._handle is not None and self._eof and self._lo == self._hi
+
+    def health(self) -> SourceHealth:
+        return SourceHealth(True)
+
+    def acknowledge(self, positions: dict[str, str]) -> None:
+        pass
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+        self._handle = None
+        self._lo = self._hi = 0
+        self._last = None
+        self._eof = False
+
+    def first_event_at(self) -> datetime | None:
+        """Time of the first valid event after the stored position (to start a replay clock)."""
+        byte, _ = _parse(self._stored())
+        decoder = EventDecoder(self.max_line_bytes)
+        with self._open_file() as stream:
+            stream.seek(byte)
+            for raw in stream:
+                event = decoder.decode_one(raw) if raw.strip() else None
+                if event is not None and not isinstance(event, Rejected):
+                    return datetime.fromisoformat(event.timestamp).astimezone(UTC)
+        return None
+
+    def _stored(self) -> str | None:
+        return self._positions.position(self.key, PARTITION) if self._positions else None
+
+    def _open_file(self) -> BufferedIOBase:
         try:
             if self.path.suffix == ".gz":
-                return cast(IO[bytes], gzip.open(self.path, "rb"))
+                return cast(BufferedIOBase, gzip.open(self.path, "rb"))
             return self.path.open("rb")
         except FileNotFoundError:
             raise InputError(f"{self.path}: event file does not exist") from None
         except OSError as exc:
             raise InputError(f"{self.path}: cannot read event file: {exc.strerror}") from None
 
-    def read(self, position: int, until: datetime | None, max_events: int) -> EventBatch:
-        """Lines from `position` on, stopping before the first event later than `until`."""
-        batch = EventBatch(start_position=position, end_position=position)
+    def _open(self, position: str | None) -> None:
+        self.close()
+        byte, line = _parse(position)
+        handle = self._open_file()
         try:
-            with self._open() as stream:
-                stream.seek(position)
-                self._read_lines(stream, batch, until, max_events)
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            raise InputError(
-                f"{self.path}: unreadable at byte {batch.end_position}: {exc}"
-            ) from None
-        return batch
+            handle.seek(byte)
+        except BaseException:
+            handle.close()
+            raise
+        self._handle, self._opened_for = handle, self.path
+        self._byte, self._line, self._start = byte, line, position
 
-    def _read_lines(
-        self, stream: IO[bytes], batch: EventBatch, until: datetime | None, max_events: int
-    ) -> None:
-        line_start = batch.end_position
-        while len(batch.events) < max_events:
-            raw = stream.readline(MAX_LINE_BYTES + 1)
-            if not raw:
+    # -- reading -----------------------------------------------------------------------------
+
+    def _fill(self, max_records: int) -> None:
+        """Read until the buffer holds `max_records` lines, an oversize line, or the end."""
+        assert self._handle is not None
+        self._eof = False
+        buffer = self._buffer
+        lines = buffer.count(b"\n", self._lo, self._hi)
+        tail = self._hi - (buffer.rfind(b"\n", self._lo, self._hi) + 1 or self._lo)
+        while lines < max_records and tail <= self.max_line_bytes:  # else _take cuts it short
+            want = int((max_records - lines) * self._line_size * 1.1) + 1
+            want = min(max(want, _READ_STEP), _READ_STEP * 4)
+            if not self._room(want):
                 return
-            line_end = line_start + len(raw)
-            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
-                rest = stream.readline()
-                line_end += len(rest)
-                batch.dead_letters.append(
-                    DeadLetter(
-                        f"byte {line_start}", f"event larger than {MAX_LINE_BYTES} bytes", raw
-                    )
-                )
-            elif raw.strip():
-                parsed = _parse(raw)
-                if isinstance(parsed, str):
-                    batch.dead_letters.append(
-                        DeadLetter(f"byte {line_start}", parsed, raw.rstrip(b"\n"))
-                    )
-                elif until is not None and parsed.timestamp > until:
-                    batch.next_event_at = parsed.timestamp
-                    return
-                else:
-                    batch.events.append(parsed)
-            line_start = batch.end_position = line_end
+            buffer = self._buffer
+            view = memoryview(buffer)[self._hi : self._hi + want]
+            got = self._handle.readinto(view)
+            view.release()
+            if not got:
+                self._eof = True
+                return
+            found = buffer.count(b"\n", self._hi, self._hi + got)
+            newest = buffer.rfind(b"\n", self._hi, self._hi + got)
+            tail = tail + got if newest < 0 else self._hi + got - newest - 1
+            lines += found
+            self._hi += got
+
+    def _room(self, want: int) -> bool:
+        """Make `want` bytes free after the unread data; False if the buffer may not grow."""
+        buffer = self._buffer
+        if len(buffer) - self._hi >= want:
+            return True
+        unread = self._hi - self._lo
+        if self._lo and len(buffer) - unread >= want:
+            buffer[:unread] = buffer[self._lo : self._hi]  # the last chunk's bytes go
+        else:
+            if unread + want > _BUFFER_MAX and unread > self.max_line_bytes:
+                return False
+            # A new buffer, not a resized one: the last chunk may still be viewing the old.
+            grown = bytearray(max(2 * len(buffer), unread + want, _READ_STEP))
+            grown[:unread] = buffer[self._lo : self._hi]
+            self._buffer = grown
+        self._lo, self._hi, self._last = 0, unread, None
+        return True
+
+    def _take(self, max_records: int) -> RecordChunk | None:
+        lo, hi = self._lo, self._hi
+        if lo == hi:
+            return None
+        buffer = self._buffer
+        first = buffer.find(b"\n", lo, hi)
+        if (first if first >= 0 else hi) - lo > self.max_line_bytes:
+            return self._take_oversize(first)
+        region = np.frombuffer(buffer, dtype=np.uint8, count=hi - lo, offset=lo)
+        ends = np.flatnonzero(region == 10)[:max_records]
+        partial = ends.shape[0] == 0 or ends[-1] < hi - lo - 1
+        if self._eof and not self.follow and ends.shape[0] < max_records and partial:
+            # The file ends without a newline: its last line is complete (a file being
+            # followed may still be mid-write, so there it waits for its newline).
+            ends = np.append(ends, hi - lo)
+        starts = np.empty_like(ends)
+        if ends.shape[0]:
+            starts[0] = 0
+            starts[1:] = ends[:-1] + 1
+        long = np.flatnonzero(ends - starts > self.max_line_bytes)
+        if long.shape[0]:
+            ends, starts = ends[: long[0]], starts[: long[0]]
+        if ends.shape[0] == 0:
+            return None
+        used = min(int(ends[-1]) + 1, hi - lo)
+        view = memoryview(buffer)[lo : lo + used]
+        lines = RecordView(view, starts.astype(np.int64), ends.astype(np.int64))
+        self._line_size = 0.8 * self._line_size + 0.2 * (used / len(lines))
+        chunk = self._emit(lines, view, lines.starts + self._byte, used)
+        chunk.lengths = lines.ends - lines.starts
+        return chunk
+
+    def _take_oversize(self, newline: int) -> RecordChunk:
+        """One line longer than the limit: its head as a record, the rest streamed past."""
+        assert self._handle is not None
+        lo = self._lo
+        head = bytes(self._buffer[lo : lo + self.max_line_bytes])
+        where = np.array([self._byte], dtype=np.int64)
+        if newline >= 0:
+            full = newline - lo
+            chunk = self._emit([head], head, where, full + 1)
+        else:
+            full, rest, ended = self._hi - lo, b"", False
+            self._lo = self._hi = 0
+            while not ended:
+                more = self._handle.read(_READ_STEP)
+                if not more:
+                    self._eof = True
+                    break
+                cut = more.find(b"\n")
+                ended = cut >= 0
+                full += cut if ended else len(more)
+                rest = more[cut + 1 :] if ended else b""
+            chunk = self._emit([head], head, where, full + (1 if ended else 0))
+            self._last = None
+            self._room(len(rest))
+            self._buffer[: len(rest)] = rest
+            self._lo, self._hi = 0, len(rest)
+        chunk.oversize = {0: full}
+        return chunk
+
+    def _emit(
+        self,
+        records: Sequence[bytes],
+        joined: bytes | memoryview,
+        line_bytes: npt.NDArray[np.int64],
+        used: int,
+    ) -> RecordChunk:
+        start, byte, line = self._start, self._byte, self._line
+        self._last = (byte, line, self._lo)
+        self._lo = min(self._lo + used, self._hi)
+        self._byte, self._line = byte + used, line + len(records)
+        end = f"{self._byte}:{self._line}"
+        self._start = end
+        path = self.path
+        return RecordChunk(
+            partition=PARTITION,
+            records=records,
+            start=start,
+            end=end,
+            position_at=lambda i: f"{int(line_bytes[i])}:{line + i}",
+            label_at=lambda i: f"{path} line {line + i + 1} (byte {int(line_bytes[i])})",
+            joined=joined,
+        )
 
 
-def _parse(raw: bytes) -> Event | str:
-    """The event, or the reason it is a dead letter."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return f"not UTF-8 (byte {exc.start})"
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return f"invalid JSON: {exc.msg} at column {exc.colno}"
-    if not isinstance(data, dict):
-        return f"expected a JSON object, got {type(data).__name__}"
-    try:
-        return Event.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"])
-        more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        return f"{where}: {first['msg']}{more}"
+def _parse(position: str | None) -> tuple[int, int]:
+    if position is None:
+        return 0, 0
+    byte, _, line = position.partition(":")
+    return int(byte), int(line or 0)

@@ -22,6 +22,9 @@ COMMAND_MODULES = (
     "approve",
     "drift",
     "forecast",
+    "ingest",
+    "metrics",
+    "deadletters",
 )
 
 

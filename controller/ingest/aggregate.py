@@ -1,99 +1,133 @@
-"""Events -> sessions -> persona -> one row per (bucket, persona, region)."""
+"""Classified events -> one row per (bucket, persona, region), and per event type.
+
+Group-bys are numpy sorts and integer sums, never a Python object per event. Every figure is an
+integer (counts, resource use in thousandths), so adding batches in any order gives the same
+totals.
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
 
-from controller.domain.event import Event
-from controller.domain.series import floor_time
-from controller.ingest.matching import AccessTypeMatcher
+import numpy as np
 
-UNKNOWN_REGION = "unknown"
+from controller.ingest.columns import BoolArray, EventColumns, IntArray
 
 
-@dataclass
-class BucketTotals:
-    events: int = 0
-    cpu_ms: float = 0.0
-    memory_mb: float = 0.0
-    network_kb: float = 0.0
-    io_ops: float = 0.0
-    sessions: set[str] = field(default_factory=set)
+@dataclass(frozen=True)
+class BucketRows:
+    """One row per (bucket, persona, region); bucket starts in Unix seconds."""
+
+    bucket_s: IntArray
+    persona: list[str]
+    region: list[str]
+    events: IntArray
+    sessions: IntArray
+    resources: IntArray
+    """shape (rows, 4), thousandths of cpu_ms, memory_mb, network_kb, io_ops"""
+
+    def __len__(self) -> int:
+        return int(self.bucket_s.shape[0])
 
 
-BucketKey = tuple[datetime, str, str]
+@dataclass(frozen=True)
+class TypeRows:
+    """Events per (bucket, persona, region, event type)."""
+
+    bucket_s: IntArray
+    persona: list[str]
+    region: list[str]
+    event_type: list[str]
+    events: IntArray
+
+    def __len__(self) -> int:
+        return int(self.bucket_s.shape[0])
 
 
 @dataclass(frozen=True)
 class Aggregate:
-    buckets: dict[BucketKey, BucketTotals]
-    sessions_by_persona: dict[str, int]
-    covered: list[tuple[datetime, datetime]]
+    buckets: BucketRows
+    types: TypeRows
 
     @property
     def events(self) -> int:
-        return sum(t.events for t in self.buckets.values())
-
-
-def session_key(event: Event) -> str:
-    return f"s:{event.session_id}" if event.session_id else f"u:{event.user_id}"
+        return int(self.buckets.events.sum())
 
 
 def aggregate(
-    events: Sequence[Event],
-    matcher: AccessTypeMatcher,
-    bucket: timedelta,
-    max_silence: timedelta,
-    previous_event_at: datetime | None = None,
+    events: EventColumns,
+    persona_codes: IntArray,
+    personas: Sequence[str],
+    counted: BoolArray,
+    bucket_ms: int,
 ) -> Aggregate:
-    """Aggregate one batch. Sessions are keyed by session_id, else user_id, within the batch.
-
-    `covered` lists the stretches of time the stream was demonstrably live: consecutive events no
-    more than `max_silence` apart. Buckets outside them are gaps, not zeros.
-    """
-    types_by_session: dict[str, set[str]] = defaultdict(set)
-    for event in events:
-        types_by_session[session_key(event)].add(event.event_type)
-    persona_of = {key: matcher.match(types) for key, types in types_by_session.items()}
-
-    buckets: dict[BucketKey, BucketTotals] = defaultdict(BucketTotals)
-    for event in events:
-        key = session_key(event)
-        totals = buckets[
-            (floor_time(event.timestamp, bucket), persona_of[key], event.region or UNKNOWN_REGION)
-        ]
-        use = event.resource_consumption
-        totals.events += 1
-        totals.cpu_ms += use.cpu_ms
-        totals.memory_mb += use.memory_mb
-        totals.network_kb += use.network_kb
-        totals.io_ops += use.io_ops
-        totals.sessions.add(key)
-
-    sessions_by_persona: dict[str, int] = defaultdict(int)
-    for persona in persona_of.values():
-        sessions_by_persona[persona] += 1
-    times = [e.timestamp for e in events]
-    return Aggregate(
-        dict(buckets),
-        dict(sessions_by_persona),
-        covered_spans(times, max_silence, previous_event_at),
+    """Sum events, sessions and resources per (bucket, persona, region) and per event type."""
+    bucket = events.ts_ms // bucket_ms
+    n = bucket.shape[0]
+    if n == 0:
+        return Aggregate(_no_buckets(), _no_types())
+    low = int(bucket.min())
+    n_personas, n_regions, n_types = (
+        len(personas),
+        max(1, len(events.regions)),
+        max(1, len(events.types)),
     )
+    group = ((bucket - low) * n_personas + persona_codes) * n_regions + events.region_codes
+    keys, inverse = np.unique(group, return_inverse=True)
+    counts = np.bincount(inverse, minlength=keys.shape[0]).astype(np.int64)
+    order = np.argsort(inverse, kind="stable")
+    starts = np.zeros(keys.shape[0], dtype=np.int64)
+    starts[1:] = np.cumsum(counts)[:-1]
+    resources = np.add.reduceat(events.resources[order], starts, axis=0)
+    sessions = np.add.reduceat(counted[order].astype(np.int64), starts)
+    region = keys % n_regions
+    persona = (keys // n_regions) % n_personas
+    bucket_start = (keys // (n_regions * n_personas) + low) * bucket_ms // 1000
+    buckets = BucketRows(
+        bucket_s=bucket_start.astype(np.int64),
+        persona=[personas[i] for i in persona],
+        region=[events.regions[i] for i in region],
+        events=counts,
+        sessions=sessions.astype(np.int64),
+        resources=resources.astype(np.int64),
+    )
+
+    typed, type_counts = np.unique(group * n_types + events.type_codes, return_counts=True)
+    type_group = typed // n_types
+    types = TypeRows(
+        bucket_s=((type_group // (n_regions * n_personas) + low) * bucket_ms // 1000).astype(
+            np.int64
+        ),
+        persona=[personas[i] for i in (type_group // n_regions) % n_personas],
+        region=[events.regions[i] for i in type_group % n_regions],
+        event_type=[events.types[i] for i in typed % n_types],
+        events=type_counts.astype(np.int64),
+    )
+    return Aggregate(buckets, types)
 
 
 def covered_spans(
-    times: Sequence[datetime], max_silence: timedelta, previous: datetime | None
-) -> list[tuple[datetime, datetime]]:
-    ordered = sorted(times)
-    if previous is not None and ordered and ordered[0] - previous <= max_silence:
-        ordered.insert(0, previous)
-    spans: list[tuple[datetime, datetime]] = []
-    for when in ordered:
-        if spans and when - spans[-1][1] <= max_silence:
-            spans[-1] = (spans[-1][0], max(spans[-1][1], when))
-        else:
-            spans.append((when, when))
-    return spans
+    ts_ms: IntArray, max_silence_ms: int, previous_ms: int | None
+) -> list[tuple[int, int]]:
+    """Stretches (ms) in which the stream was demonstrably live: events no more than
+    `max_silence` apart. Buckets outside every stretch are gaps, not zeros."""
+    if ts_ms.shape[0] == 0:
+        return []
+    ordered = ts_ms if bool((np.diff(ts_ms) >= 0).all()) else np.sort(ts_ms)
+    if previous_ms is not None and ordered[0] - previous_ms <= max_silence_ms:
+        ordered = np.sort(np.concatenate([[previous_ms], ordered]))
+    breaks = np.flatnonzero(np.diff(ordered) > max_silence_ms)
+    starts = np.concatenate([[0], breaks + 1])
+    ends = np.concatenate([breaks, [ordered.shape[0] - 1]])
+    return [(int(ordered[a]), int(ordered[b])) for a, b in zip(starts, ends, strict=True)]
+
+
+def _no_buckets() -> BucketRows:
+    none = np.zeros(0, dtype=np.int64)
+    return BucketRows(none, [], [], none, none, np.zeros((0, 4), dtype=np.int64))
+
+
+def _no_types() -> TypeRows:
+    none = np.zeros(0, dtype=np.int64)
+    return TypeRows(none, [], [], [], none)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from controller.adapters.calendar_file import CALENDAR_FILE, load_calendar
-from controller.adapters.event_file import FileEventSource
+from controller.adapters.event_source import EventSource
 from controller.adapters.persona_files import PersonaFile, load_persona_directory
 from controller.adapters.storage.ingest_store import IngestStore
 from controller.adapters.storage.metric_store import MetricStore, sessions_per_bucket
@@ -28,8 +28,8 @@ from controller.domain.persona import ResourceProfile
 from controller.domain.series import floor_time, resample_mean
 from controller.forecasting.cold_start import peak_prior
 from controller.forecasting.pipeline import forecast_series
-from controller.ingest.aggregate import aggregate
-from controller.ingest.matching import UNMATCHED, AccessTypeMatcher
+from controller.ingest.matching import AccessTypeMatcher
+from controller.workflow.ingestion import IngestSettings, StreamIngestor
 from controller.workflow.persona_sync import sync_personas
 
 QUANTILES = {"mean": None, "p50": 0.5, "p95": 0.95}
@@ -83,45 +83,41 @@ class IngestOutcome:
     last_event_at: datetime | None
     next_event_at: datetime | None
     """first event not yet due (replay); None once the source is exhausted"""
+    dead_letters_by_kind: dict[str, int] = field(default_factory=dict)
 
 
 def ingest(
     config: ControllerConfig,
     personas: PersonaSet,
-    source: FileEventSource,
+    source: EventSource,
     store: IngestStore,
     now: datetime,
 ) -> IngestOutcome:
-    """Read every event up to `now` in batches; each batch commits with its source position."""
+    """Read what the source has (a file: every event up to `now`), batch by batch; each batch
+    commits with its partitions' positions. A live stream is read for at most
+    events.cycle_budget, and one that stays unreachable that long fails the step (retryable)."""
     matcher = AccessTypeMatcher(
         {f.persona.key: f.persona.traffic_pattern.access_types for f in personas.files}
     )
-    events = letters = unmatched = sessions = 0
-    while True:
-        position = store.position(source.url)
-        batch = source.read(position.position, until=now, max_events=config.events.max_batch)
-        result = aggregate(
-            batch.events,
-            matcher,
-            bucket=config.events.bucket,
-            max_silence=config.events.max_silence,
-            previous_event_at=position.last_event_at,
-        )
-        newest = max((e.timestamp for e in batch.events), default=None)
-        last = max(filter(None, (newest, position.last_event_at)), default=None)
-        if batch.end_position != position.position:
-            store.commit_batch(
-                source.url, result, batch.dead_letters, batch.end_position, last, now
-            )
-        events += len(batch.events)
-        letters += len(batch.dead_letters)
-        unmatched += result.sessions_by_persona.get(UNMATCHED, 0)
-        sessions += sum(result.sessions_by_persona.values())
-        if len(batch.events) < config.events.max_batch:
-            total = store.position(source.url)
-            return IngestOutcome(
-                events, letters, unmatched, sessions, total.events_total, last, batch.next_event_at
-            )
+    budget = config.events.cycle_budget.total_seconds()
+    ingestor = StreamIngestor(source, store, matcher, IngestSettings.from_config(config.events))
+    run = ingestor.run(
+        until=now if source.replayable else None, time_budget_s=budget, retry_budget_s=budget
+    )
+    stored = store.totals(source.key)
+    last = None
+    if stored.watermark_ms is not None:
+        last = datetime.fromtimestamp(stored.watermark_ms / 1000, UTC)
+    return IngestOutcome(
+        events=run.events,
+        dead_letters=sum(run.dead_letters.values()),
+        unmatched_sessions=run.unmatched_sessions,
+        sessions=run.sessions,
+        events_total=stored.events,
+        last_event_at=last,
+        next_event_at=run.next_event_at,
+        dead_letters_by_kind=dict(run.dead_letters),
+    )
 
 
 def forecast_origin(

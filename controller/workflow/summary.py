@@ -29,9 +29,11 @@ def format_outcome(outcome: CycleOutcome, clock_mode: str) -> str:
     i = outcome.ingest
     watermark = _t(i.last_event_at) if i.last_event_at else "none yet"
     unmatched = f", {i.unmatched_sessions} unmatched sessions" if i.unmatched_sessions else ""
+    kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(i.dead_letters_by_kind.items()))
+    letters = f"{i.dead_letters} dead letters" + (f" ({kinds})" if kinds else "")
     lines.append(
         f"  events     +{i.events:,} ingested ({i.events_total:,} total), "
-        f"{i.dead_letters} dead letters{unmatched}; data up to {watermark}"
+        f"{letters}{unmatched}; data up to {watermark}"
     )
     if i.next_event_at is None and i.events == 0:
         lines.append("             source exhausted: no events left to read")

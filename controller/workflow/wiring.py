@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from controller.adapters.aws import AwsFleet, AwsSettings
 from controller.adapters.event_file import FileEventSource
+from controller.adapters.event_source import EventSource, open_event_source
 from controller.adapters.rendering import VariableRenderer
 from controller.adapters.storage.alert_store import AlertStore
 from controller.adapters.storage.db import connect
@@ -55,7 +56,7 @@ class Controller:
     config: ControllerConfig
     clock: Clock
     engine: Engine
-    source: FileEventSource
+    source: EventSource
     ingest_store: IngestStore
     metric_store: MetricStore
     run_store: RunStore
@@ -81,6 +82,7 @@ class Controller:
         return "replay" if isinstance(self.clock, ReplayClock) else "system"
 
     def close(self) -> None:
+        self.source.close()
         self.engine.dispose()
 
 
@@ -95,9 +97,9 @@ def build_controller(
     from controller.workflow.alerts import LogAlertSink
 
     engine = connect(config.sqlalchemy_url)
-    source = _event_source(config.events.source)
     meta_store = MetaStore(engine)
     ingest_store = IngestStore(engine)
+    source = _event_source(config.events.source, ingest_store)
     clock = clock or _clock(config, meta_store, source, ingest_store)
     return Controller(
         config=config,
@@ -141,13 +143,8 @@ def _aws(config: ControllerConfig) -> Callable[[str], FleetCloud]:
     return make
 
 
-def _event_source(url: str) -> FileEventSource:
-    if url.startswith("file://"):
-        return FileEventSource(Path(url.removeprefix("file://")))
-    scheme = url.split("://", 1)[0] if "://" in url else url
-    raise ConfigError(
-        f"events.source: unsupported source {scheme!r} (got {url!r}; use file://PATH)"
-    )
+def _event_source(url: str, store: IngestStore) -> EventSource:
+    return open_event_source(url, positions=store)
 
 
 def _runner(config: ControllerConfig) -> TerraformRunner:
@@ -157,7 +154,7 @@ def _runner(config: ControllerConfig) -> TerraformRunner:
 
 
 def _clock(
-    config: ControllerConfig, meta: MetaStore, source: FileEventSource, ingest: IngestStore
+    config: ControllerConfig, meta: MetaStore, source: EventSource, ingest: IngestStore
 ) -> Clock:
     if config.clock.mode == "system":
         return SystemClock()
@@ -167,10 +164,14 @@ def _clock(
     elif config.clock.start is not None:
         start = config.clock.start
     else:
-        first = source.read(ingest.position(source.url).position, until=None, max_events=1)
-        if not first.events:
+        if not isinstance(source, FileEventSource):
+            raise ConfigError(
+                f"clock.mode replay: replaying needs a file:// source or clock.start (got {source.url})"
+            )
+        first = source.first_event_at()
+        if first is None:
             raise ConfigError(
                 f"clock.mode replay: {source.path} has no valid events to start from; set clock.start"
             )
-        start = first.events[0].timestamp + config.clock.lead_in
+        start = first + config.clock.lead_in
     return ReplayClock(start, config.clock.step)

@@ -33,10 +33,22 @@ metrics = Table(
     Column("region", String(64), primary_key=True),
     Column("events", BigInteger, nullable=False),
     Column("sessions", BigInteger, nullable=False),
-    Column("cpu_ms", Float, nullable=False),
-    Column("memory_mb", Float, nullable=False),
-    Column("network_kb", Float, nullable=False),
-    Column("io_ops", Float, nullable=False),
+    # Resource sums in integer thousandths of their unit: additive upserts from any number of
+    # batches and processes stay exact (floats would depend on the order of addition).
+    Column("cpu_ms_milli", BigInteger, nullable=False),
+    Column("memory_mb_milli", BigInteger, nullable=False),
+    Column("network_kb_milli", BigInteger, nullable=False),
+    Column("io_ops_milli", BigInteger, nullable=False),
+)
+
+metric_event_types = Table(
+    "metric_event_types",
+    metadata,
+    Column("bucket", BigInteger, primary_key=True),
+    Column("persona", String(120), primary_key=True),
+    Column("region", String(64), primary_key=True),
+    Column("event_type", String(64), primary_key=True),
+    Column("events", BigInteger, nullable=False),
 )
 
 coverage = Table(
@@ -48,13 +60,18 @@ coverage = Table(
     Column("end", BigInteger, nullable=False),
 )
 
-source_offsets = Table(
-    "source_offsets",
+stream_partitions = Table(
+    "stream_partitions",
     metadata,
+    # One row per partition of a source (a file has one; Kafka partitions, Kinesis shards).
+    # Written in the same transaction as the aggregates it produced: exactly-once.
     Column("source", Text, primary_key=True),
-    Column("position", BigInteger, nullable=False),
-    Column("last_event_at", Float),
+    Column("partition", String(128), primary_key=True),
+    Column("position", Text, nullable=False),
+    Column("watermark_ms", BigInteger),
     Column("events_total", BigInteger, nullable=False),
+    Column("dead_letters_total", BigInteger, nullable=False),
+    Column("sessions", LargeBinary, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
 )
 
@@ -65,6 +82,7 @@ dead_letters = Table(
     Column("source", Text, nullable=False),
     Column("position", Text, nullable=False),
     Column("received_at", BigInteger, nullable=False),
+    Column("kind", String(32), nullable=False, index=True),
     Column("reason", Text, nullable=False),
     Column("raw", LargeBinary, nullable=False),
 )

@@ -1,0 +1,228 @@
+"""`fleetctl ingest`: read a source into the metric store, with progress, until done or stopped."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from controller.commands.common import Subparsers, cli_config, positive_int
+from controller.domain.errors import InputError
+
+if TYPE_CHECKING:
+    from controller.workflow.ingestion import BatchReport, Ingestion, IngestTotals, SourceProblem
+
+PROGRESS_EVERY_S = 1.0
+
+
+def register(sub: Subparsers) -> None:
+    parser = sub.add_parser(
+        "ingest",
+        help="read events from a file, Kafka or Kinesis into the metric store",
+        description="Reads events into the metric store, exactly once: each batch commits its "
+        "aggregates, dead letters and source positions in one transaction, so a restart after a "
+        "crash continues where the last commit left off.",
+    )
+    parser.add_argument(
+        "--source",
+        help="file://PATH, kafka://HOST:PORT/TOPIC?group=G or kinesis://STREAM?region=R"
+        "[&endpoint=URL] (default: events.source of the config)",
+    )
+    parser.add_argument(
+        "--speed",
+        type=_speed,
+        help="replay a file at N x real time by its event timestamps (default: as fast as possible)",
+    )
+    parser.add_argument(
+        "--max-events", type=positive_int, help="stop after reading N records from the source"
+    )
+    parser.add_argument(
+        "--follow", action="store_true", help="keep reading new events until stopped (Ctrl-C)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="only the final summary")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from controller.adapters.event_file import FileEventSource
+    from controller.workflow.ingestion import open_ingestion
+
+    config = cli_config(args)
+    url = _absolute(args.source) if args.source else config.events.source
+    ingestion = open_ingestion(config, url)
+    source = ingestion.source
+    if args.speed is not None and not source.replayable:
+        ingestion.close()
+        raise InputError(f"--speed applies to file:// sources only (got {url})")
+    if args.follow and isinstance(source, FileEventSource):
+        source.follow = True
+    progress = _Progress(url, quiet=args.quiet)
+    stop = _StopFlag()
+    try:
+        if args.speed is not None:
+            totals = _replay_at_speed(ingestion, args, stop, progress)
+        else:
+            totals = ingestion.ingestor.run(
+                max_records=args.max_events,
+                follow=args.follow,
+                should_stop=stop.is_set,
+                on_batch=progress.batch,
+                on_problem=progress.problem,
+            )
+        stored = ingestion.store.totals(source.key)
+        counts = ingestion.store.dead_letter_counts()
+    finally:
+        stop.restore()
+        ingestion.close()
+    progress.summary(totals, stored.events, counts, stopped=stop.is_set())
+    return 0
+
+
+def _replay_at_speed(
+    ingestion: Ingestion, args: argparse.Namespace, stop: _StopFlag, progress: _Progress
+) -> IngestTotals:
+    """Events are released when a clock running `speed` x real time reaches their timestamp."""
+    from controller.adapters.event_file import FileEventSource
+    from controller.workflow.ingestion import IngestTotals
+
+    source = ingestion.source
+    assert isinstance(source, FileEventSource)
+    stored = ingestion.store.totals(source.key).watermark_ms
+    first = (
+        datetime.fromtimestamp(stored / 1000, UTC)
+        if stored is not None
+        else source.first_event_at()
+    )
+    overall = IngestTotals()
+    if first is None:
+        return overall
+    began = time.monotonic()
+    while not stop.is_set():
+        now = first + timedelta(seconds=(time.monotonic() - began) * args.speed)
+        remaining = None if args.max_events is None else args.max_events - overall.records
+        if remaining is not None and remaining <= 0:
+            break
+        totals = ingestion.ingestor.run(
+            until=now, max_records=remaining, should_stop=stop.is_set, on_batch=progress.batch
+        )
+        _merge(overall, totals)
+        if source.caught_up() and not args.follow:
+            break
+        wait = 0.5
+        if totals.next_event_at is not None:
+            wait = min(1.0, max(0.0, (totals.next_event_at - now).total_seconds() / args.speed))
+        time.sleep(wait)
+    return overall
+
+
+def _merge(into: IngestTotals, more: IngestTotals) -> None:
+    into.records += more.records
+    into.events += more.events
+    into.dead_letters.update(more.dead_letters)
+    into.sessions += more.sessions
+    into.unmatched_sessions += more.unmatched_sessions
+    into.batches += more.batches
+    into.conflicts += more.conflicts
+    if more.watermark is not None:
+        into.watermark = max(filter(None, (into.watermark, more.watermark)))
+
+
+class _Progress:
+    def __init__(self, url: str, quiet: bool) -> None:
+        self.url = url
+        self.quiet = quiet
+        self.began = time.monotonic()
+        self.last_print = 0.0
+
+    def batch(self, report: BatchReport, totals: IngestTotals) -> None:
+        if report.conflict:
+            self._say(f"  {report.conflict}; re-reading from the stored position")
+        now = time.monotonic()
+        if self.quiet or now - self.last_print < PROGRESS_EVERY_S:
+            return
+        self.last_print = now
+        rate = totals.records / max(now - self.began, 1e-9)
+        letters = sum(totals.dead_letters.values())
+        mark = _t(totals.watermark)
+        parts = ",".join(report.partitions)
+        self._say(
+            f"  {totals.records:>12,} records {totals.events:>12,} events {rate:>10,.0f}/s  "
+            f"{letters:,} dead letters  stream time {mark}  partitions {parts}"
+        )
+
+    def problem(self, problem: SourceProblem | None) -> None:
+        if problem is None:
+            self._say("  source reachable again: resuming from the stored positions")
+        else:
+            self._say(
+                f"  source unreachable ({problem.message}); retry {problem.attempt} in "
+                f"{problem.retry_in_s:.0f}s"
+            )
+
+    def summary(
+        self, totals: IngestTotals, stored_events: int, counts: dict[str, int], stopped: bool
+    ) -> None:
+        elapsed = time.monotonic() - self.began
+        rate = totals.records / max(elapsed, 1e-9)
+        letters = sum(totals.dead_letters.values())
+        kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(totals.dead_letters.items()))
+        how = "stopped" if stopped else "done"
+        print(
+            f"ingest {how}: {totals.events:,} events and {letters:,} dead letters"
+            f"{f' ({kinds})' if kinds else ''} from {totals.records:,} records of {self.url} "
+            f"in {elapsed:.1f}s ({rate:,.0f} records/s)"
+        )
+        print(
+            f"  {totals.sessions:,} sessions ({totals.unmatched_sessions:,} unmatched); stream "
+            f"time up to {_t(totals.watermark)}; store holds {stored_events:,} events from "
+            f"this source, {sum(counts.values()):,} dead letters in all"
+        )
+
+    def _say(self, text: str) -> None:
+        print(text, flush=True)
+
+
+class _StopFlag:
+    """SIGINT/SIGTERM: finish the batch in hand (it commits or not, whole), then stop."""
+
+    def __init__(self) -> None:
+        self._set = False
+        self._old = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self._set:
+            raise KeyboardInterrupt
+        self._set = True
+        print("stopping after the current batch...", file=sys.stderr, flush=True)
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def restore(self) -> None:
+        for number, handler in self._old.items():
+            signal.signal(number, handler)
+
+
+def _absolute(url: str) -> str:
+    if url.startswith("file://"):
+        return f"file://{Path(url.removeprefix('file://')).resolve()}"
+    return url
+
+
+def _speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+def _t(when: datetime | None) -> str:
+    return when.strftime("%Y-%m-%dT%H:%MZ") if when else "none yet"

@@ -1,0 +1,1 @@
+"""Event ingestion: sources, decoding, sessions, exactly-once storage, commands."""
