@@ -9,21 +9,12 @@ from controller.adapters.storage.forecast_store import ForecastStore
 from controller.adapters.storage.metric_store import MetricStore
 from controller.config import ControllerConfig
 from controller.domain.forecast import Forecast
-from controller.domain.series import Series, resample_mean
 from controller.feedback.scoring import ForecastScore, score
+from controller.workflow.steps import persona_rate
 
 SCORING_WINDOW = timedelta(days=1)
 ACTUALS_WINDOW = timedelta(days=3)  # a day of forecasts plus their horizon, and a day to scale MASE
 KEEP = timedelta(days=7)
-
-
-def realized_rate(
-    config: ControllerConfig, metrics: MetricStore, key: str, start: datetime, end: datetime
-) -> Series:
-    """Events per second per forecast step, as the forecaster sees history (NaN = gap)."""
-    bucket, step = config.events.bucket, config.forecast.step
-    per_bucket = metrics.events_per_bucket(key, start, end, bucket)
-    return resample_mean(per_bucket, int(step / bucket), scale=1 / bucket.total_seconds())
 
 
 def score_and_keep(
@@ -42,7 +33,7 @@ def score_and_keep(
             if s.forecast.origin < origin
         ]
         if past:
-            actual = realized_rate(config, metrics, key, origin - ACTUALS_WINDOW, origin)
+            actual = persona_rate(config, metrics, key, origin - ACTUALS_WINDOW, origin)
             scores[key] = score(key, past, actual)
     store.add(cycle_id, list(forecasts.values()))
     store.prune(origin - KEEP)

@@ -8,7 +8,7 @@ from controller.adapters.storage.plan_store import StoredPlan
 from controller.domain.errors import InputError
 from controller.domain.report import FleetPanel, PersonaPanel, PlanLine, ReportData
 from controller.domain.series import Series
-from controller.workflow.feedback_step import realized_rate
+from controller.workflow.steps import persona_rate
 from controller.workflow.wiring import Controller
 
 WINDOW = timedelta(days=2)
@@ -24,7 +24,7 @@ def gather(controller: Controller) -> ReportData:
     panels = []
     for forecast in state.forecasts:
         key = forecast.persona
-        actual = realized_rate(config, controller.metric_store, key, start, origin)
+        actual = persona_rate(config, controller.metric_store, key, start, origin)
         stored = [s.forecast for s in controller.forecast_store.since(key, start)]
         lead = max(1, int(timedelta(hours=1) / config.forecast.step))
         hour_ahead = [(f.time_at(lead), float(f.mean[lead])) for f in stored if f.horizon > lead]

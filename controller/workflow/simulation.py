@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from controller.allocation.capacity import FleetRule
+from controller.forecasting.pipeline import forecast_series
 from controller.simulation.policies import (
     SIMULATED_TYPE,
     Policy,
@@ -17,7 +18,6 @@ from controller.simulation.policies import (
     StaticPolicy,
 )
 from controller.simulation.run import SimulationResult, simulate
-from controller.workflow.demand_forecast import forecast_demand
 
 POLICIES = ("predictive", "reactive", "static")
 
@@ -72,7 +72,7 @@ def build_policy(
             quantile_label="p95" if settings.predictive_quantile == 0.95 else "mean",
         )
         return PredictivePolicy(
-            forecast_demand,
+            forecast_series,  # the daemon's forecasting pipeline, nothing simulator-specific
             rule,
             settings.capacity_per_instance,
             start,

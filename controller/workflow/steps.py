@@ -25,7 +25,7 @@ from controller.domain.allocation import FleetAllocation, LoadBalancerAllocation
 from controller.domain.errors import ConfigError
 from controller.domain.forecast import Forecast
 from controller.domain.persona import ResourceProfile
-from controller.domain.series import floor_time, resample_mean
+from controller.domain.series import Series, floor_time, resample_mean
 from controller.forecasting.cold_start import peak_prior
 from controller.forecasting.pipeline import forecast_series
 from controller.ingest.matching import AccessTypeMatcher
@@ -157,11 +157,20 @@ def forecast_personas(
     with threadpool_limits(limits=1):  # small matrices: BLAS threads only contend
         for file in personas.files:
             key = file.persona.key
-            per_bucket = metrics.events_per_bucket(key, start, origin, bucket)
-            per_second = resample_mean(per_bucket, factor, scale=1 / bucket.total_seconds())
+            per_second = persona_rate(config, metrics, key, start, origin)
             prior = peak_prior(file.persona.traffic_pattern.peak_times)
             forecasts[key] = forecast_series(per_second, horizon, calendar=calendar, prior=prior)
     return forecasts
+
+
+def persona_rate(
+    config: ControllerConfig, metrics: MetricStore, key: str, start: datetime, end: datetime
+) -> Series:
+    """A persona's events per second per forecast step (NaN = gap): what the forecaster learns
+    from, and what the feedback step scores forecasts against."""
+    bucket, step = config.events.bucket, config.forecast.step
+    per_bucket = metrics.events_per_bucket(key, start, end, bucket)
+    return resample_mean(per_bucket, int(step / bucket), scale=1 / bucket.total_seconds())
 
 
 def fleet_rule(
