@@ -11,7 +11,7 @@ import pytest
 
 from controller.config import load_config
 from controller.domain.clock import FixedClock
-from controller.workflow.cycle import CycleFailed, run_cycle
+from controller.workflow.cycle import CycleFailed, CycleOutcome, run_cycle
 from controller.workflow.wiring import Controller, build_controller
 
 pytestmark = pytest.mark.terraform
@@ -68,18 +68,24 @@ def test_a_second_cycle_without_new_events_plans_no_changes(
     assert second.state.version == 2
 
 
-def test_new_events_move_the_forecast_origin_and_the_plan(
-    project: Path, two_day_events: Path, clock: FixedClock
-) -> None:
-    config = load_config(project)
+def two_cycles_six_hours_apart(
+    project: Path, clock: FixedClock
+) -> tuple[CycleOutcome, CycleOutcome]:
+    """Half a day before the end of the events, then six hours later: new events in between."""
     clock.set(clock.now() - timedelta(hours=12))
-    controller = build_controller(config, clock=clock)
+    controller = build_controller(load_config(project), clock=clock)
     try:
         first = run_cycle(controller)
         clock.advance(timedelta(hours=6))
-        second = run_cycle(controller)
+        return first, run_cycle(controller)
     finally:
         controller.close()
+
+
+def test_new_events_move_the_forecast_origin_and_the_plan(
+    project: Path, two_day_events: Path, clock: FixedClock
+) -> None:
+    first, second = two_cycles_six_hours_apart(project, clock)
     assert second.ingest.events > 0
     assert second.origin - first.origin == timedelta(hours=6)
 
@@ -155,15 +161,7 @@ def test_a_cycle_left_running_by_a_crash_is_reported_and_marked_interrupted(
 def test_forecasts_are_kept_and_scored_against_what_happened_next(
     project: Path, two_day_events: Path, clock: FixedClock
 ) -> None:
-    config = load_config(project)
-    clock.set(clock.now() - timedelta(hours=12))
-    controller = build_controller(config, clock=clock)
-    try:
-        first = run_cycle(controller)
-        clock.advance(timedelta(hours=6))
-        second = run_cycle(controller)
-    finally:
-        controller.close()
+    first, second = two_cycles_six_hours_apart(project, clock)
     assert first.state.feedback == {}  # nothing realized yet
     feedback = second.state.feedback
     assert set(feedback) >= {
