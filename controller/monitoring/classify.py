@@ -57,9 +57,9 @@ def classify(
         mean = reading.mean
         band = f"target {target:.0%} +- {tolerance:.0%}"
         said = f"{source} utilization {_pct(mean)} (peak {_pct(reading.peak)})"
-        if mean > target + tolerance:
+        if mean > round(target + tolerance, 9):  # 0.7 + 0.1 is 0.7999...: no float edge
             return "under-provisioned", f"{said} is above {band}"
-        if mean < target - tolerance:
+        if mean < round(target - tolerance, 9):
             return "over-provisioned", f"{said} is below {band}"
         return "healthy", f"{said} is within {band}"
     missing = "; ".join(f"{r.source}: {r.detail}" for r in readings if r.detail) or "no sources"
