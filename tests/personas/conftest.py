@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from controller.adapters.storage.db import connect
+from controller.adapters.storage.db import connect, postgres_driver_url
 from controller.adapters.storage.persona_store import PersonaStore
 from controller.domain.clock import FixedClock
 
@@ -34,7 +34,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
             "(e.g. postgresql://postgres@127.0.0.1:5432/test); only SQLite ran"
         )
     schema = f"personas_test_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg2://", 1))
+    admin = create_engine(postgres_driver_url(POSTGRES_URL))
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     separator = "&" if "?" in POSTGRES_URL else "?"

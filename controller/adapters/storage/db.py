@@ -198,12 +198,12 @@ def connect(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_engine(_postgres_driver(url), pool_pre_ping=True)
+        engine = create_engine(postgres_driver_url(url), pool_pre_ping=True)
     metadata.create_all(engine)
     return engine
 
 
-def _postgres_driver(url: str) -> str:
+def postgres_driver_url(url: str) -> str:
     """A plain postgresql:// URL with the driver that is installed.
 
     SQLAlchemy 2.1 maps postgresql:// to psycopg 3, which the `postgres` and `test` extras
