@@ -17,7 +17,7 @@ chosen on it. Six weeks of minutes (seeded, so every run replays the same trace)
 - a two-hour gap without data (a metrics outage) in week five;
 
 then scaled to a mean of 1,000 requests per second. Run this file to write it as
-`timestamp,requests_per_second` CSV for `fleetctl simulate`.
+`timestamp,requests_per_second` CSV for `fleetctl simulate` (default bench/out/, not committed).
 """
 
 from __future__ import annotations
@@ -106,6 +106,8 @@ def write_csv(path: Path, demand: FloatArray) -> None:
 
 
 if __name__ == "__main__":
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("synthetic-trace.csv")
+    default = Path(__file__).resolve().parent / "out" / "synthetic-trace.csv"
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else default
+    target.parent.mkdir(parents=True, exist_ok=True)
     write_csv(target, synthetic_demand())
     print(f"wrote {target}")

@@ -5,7 +5,8 @@
   ceil(demand / (C x target)); scale out at once; scale in only after every minute of the
   stabilization window wanted less, then to the highest count the window wanted.
 - PredictivePolicy: the daemon's path: forecast the 5-minute demand, allocate with warm-up lead
-  (controller.allocation), re-forecast on a schedule, and keep a reactive safety net.
+  (controller.allocation), re-forecast on a schedule, and keep a reactive safety net; optionally
+  with burst headroom learned from the policy's own past (controller.allocation.headroom).
 """
 
 from __future__ import annotations
