@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import numpy.typing as npt
 
-from controller.anomaly.records import Finding
+from controller.anomaly.records import AnomalyKind, Finding
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -113,19 +113,45 @@ def unmatched_spike(
     times: Sequence[datetime], unmatched: FloatArray, baseline: FloatArray, thresholds: Thresholds
 ) -> list[Finding]:
     """Unmatched sessions per step far above their usual rate for a sustained period."""
+    return _rate_spike("unmatched_spike", None, "unmatched", times, unmatched, baseline, thresholds)
+
+
+def unusual_session_rate(
+    times: Sequence[datetime],
+    unusual: FloatArray,
+    baseline: FloatArray,
+    persona: str | None,
+    thresholds: Thresholds,
+) -> list[Finding]:
+    """Matched sessions with very unusual resource use, per step, far above their usual rate for
+    a sustained period (the session-level rate metric; same test as an unmatched spike)."""
+    return _rate_spike(
+        "unusual_resources", persona, "unusual", times, unusual, baseline, thresholds
+    )
+
+
+def _rate_spike(
+    kind: AnomalyKind,
+    persona: str | None,
+    label: str,
+    times: Sequence[datetime],
+    counts: FloatArray,
+    baseline: FloatArray,
+    thresholds: Thresholds,
+) -> list[Finding]:
     limit = np.maximum(thresholds.unmatched_factor * baseline, thresholds.unmatched_min_rate)
-    values = smooth(unmatched, thresholds.smoothing_steps)
+    values = smooth(counts, thresholds.smoothing_steps)
     with np.errstate(invalid="ignore"):
         flag = values > limit
     return [
         Finding(
-            "unmatched_spike",
-            None,
+            kind,
+            persona,
             times[a],
             _end(times, b),
             float(np.nanmean(values[a:b]) / max(float(np.nanmean(baseline[a:b])), 1e-9)),
             {
-                "unmatched_per_step": round(float(np.nanmean(unmatched[a:b])), 3),
+                f"{label}_per_step": round(float(np.nanmean(counts[a:b])), 3),
                 "baseline_per_step": round(float(np.nanmean(baseline[a:b])), 3),
             },
         )
