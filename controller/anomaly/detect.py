@@ -149,7 +149,8 @@ def _rate_spike(
             persona,
             times[a],
             _end(times, b),
-            float(np.nanmean(values[a:b]) / max(float(np.nanmean(baseline[a:b])), 1e-9)),
+            # a ratio to the usual rate, counted as at least one per step (usual may be 0)
+            float(np.nanmean(values[a:b]) / max(float(np.nanmean(baseline[a:b])), 1.0)),
             {
                 f"{label}_per_step": round(float(np.nanmean(counts[a:b])), 3),
                 "baseline_per_step": round(float(np.nanmean(baseline[a:b])), 3),

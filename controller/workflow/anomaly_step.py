@@ -48,6 +48,7 @@ RATE_BASELINE = timedelta(hours=2)
 EXPECTED_CLIENT_WINDOW = timedelta(days=1)
 """per-client request rates for throttling are measured over this, before the anomaly window"""
 RESOLVED_SHOWN = timedelta(days=1)
+MIN_STEPS = 2
 
 
 @dataclass(frozen=True)
@@ -166,9 +167,12 @@ def _with_baseline(series: Series, window: int) -> tuple[list[datetime], np.ndar
 
 def thresholds_for(settings: AnomaliesConfig, step: timedelta) -> Thresholds:
     """The configured thresholds in steps of `step`. The 3-minute trailing mean that calms
-    per-minute noise is the step itself once steps are that long (5-minute forecast steps)."""
+    per-minute noise is the step itself once steps are that long (5-minute forecast steps).
+
+    A condition holds for at least two steps however short `sustained` is: one step beyond a
+    p05-p95 band happens one step in twenty by construction, two in a row far more rarely."""
     return Thresholds(
-        sustained_steps=max(1, math.ceil(settings.sustained / step)),
+        sustained_steps=max(MIN_STEPS, math.ceil(settings.sustained / step)),
         resource_z=settings.resource_z,
         unmatched_factor=settings.unmatched_factor,
         unmatched_min_rate=settings.unmatched_min_rate * step / timedelta(minutes=1),

@@ -1,0 +1,253 @@
+"""Anomalies through the whole cycle: injected into the event file, detected against the forecasts
+the controller made before, kept across cycles, alerted once (a real HTTP webhook and SNS on
+moto's server) and once more when resolved, and mitigated in the allocation, the plan review and
+the rendered variables. Real embedded Terraform and SQLite; only the clock is fixed."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from controller.adapters.demo_events import TraceMinute, generate_events
+from controller.adapters.persona_files import load_persona_directory
+from controller.config import load_config
+from controller.domain.clock import FixedClock
+from controller.review.markdown import render_markdown
+from controller.workflow.cycle import CycleOutcome, run_cycle
+from controller.workflow.wiring import build_controller
+from tests.helpers import ROOT, START, daily_trace, make_project
+
+pytestmark = pytest.mark.terraform
+
+D = START + timedelta(days=3, hours=12)  # the first cycle: three and a half days of history
+BURST = (D + timedelta(hours=1), D + timedelta(hours=2))  # api-consumer +30 events/min
+SCRAPE = (D + timedelta(minutes=75), D + timedelta(minutes=110))  # 20 unmatched sessions/min
+SILENCE = (D + timedelta(minutes=30), D + timedelta(hours=2))  # content-publisher stops
+PUBLISHER_TYPES = {"upload", "edit", "preview", "publish"}  # no other persona declares these
+
+
+def _when(line: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(json.loads(line)["timestamp"])
+    except (ValueError, KeyError, TypeError):
+        return None  # the generator's deliberate malformed lines: not needed here
+
+
+def _minutes(span: tuple[datetime, datetime], per_minute: int) -> list[TraceMinute]:
+    count = int((span[1] - span[0]) / timedelta(minutes=1))
+    return [TraceMinute(span[0] + timedelta(minutes=i), per_minute) for i in range(count)]
+
+
+def _scrapers(span: tuple[datetime, datetime], per_minute: int) -> list[str]:
+    """Sessions of one event each, of a type no persona declares: unmatched."""
+    lines = []
+    for m in _minutes(span, per_minute):
+        for k in range(per_minute):
+            when = m.start + timedelta(seconds=k * 60 / per_minute)
+            lines.append(
+                json.dumps(
+                    {
+                        "user_id": f"bot{k}",
+                        "timestamp": when.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+                        "event_type": "scrape",
+                        "resource_consumption": {
+                            "cpu_ms": 5,
+                            "memory_mb": 64,
+                            "network_kb": 900,
+                            "io_ops": 1,
+                        },
+                        "region": "us-east-1",
+                        "session_id": f"scrape-{when:%H%M%S%f}-{k}",
+                    }
+                )
+            )
+    return lines
+
+
+@pytest.fixture(scope="module")
+def events(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    personas = {p.persona.key: p.persona for p in load_persona_directory(ROOT / "personas")}
+    base = generate_events(daily_trace(days=4, mean_per_minute=6), list(personas.values()), 1.0)
+    kept = []
+    for line in base:
+        when = _when(line)
+        publisher = json.loads(line).get("event_type") in PUBLISHER_TYPES if when else False
+        if when is None or (publisher and SILENCE[0] <= when < SILENCE[1]):
+            continue
+        kept.append((when, line))
+    burst = generate_events(_minutes(BURST, 30), [personas["api-consumer"]], 1.0, seed=9)
+    for line in burst:
+        when = _when(line)
+        if when is not None:
+            kept.append((when, line.replace('"session_id":"api-', '"session_id":"burst-api-')))
+    kept += [(w, line) for line in _scrapers(SCRAPE, 20) if (w := _when(line)) is not None]
+    path = tmp_path_factory.mktemp("anomaly-events") / "events.ndjson"
+    path.write_text("".join(line + "\n" for _, line in sorted(kept, key=lambda x: x[0])))
+    return path
+
+
+class _Hook(BaseHTTPRequestHandler):
+    received: ClassVar[list[dict[str, Any]]] = []
+
+    def do_POST(self) -> None:
+        type(self).received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def webhook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    _Hook.received = []
+    server = HTTPServer(("127.0.0.1", 0), _Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/hook", _Hook.received
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def sns_queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str, Any, str]]:
+    """(moto endpoint, topic ARN, SQS client, queue URL subscribed to the topic)."""
+    for name, value in (
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+    ):
+        monkeypatch.setenv(name, value)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    sns = boto3.client("sns", endpoint_url=url, region_name="us-east-1")
+    sqs = boto3.client("sqs", endpoint_url=url, region_name="us-east-1")
+    topic = sns.create_topic(Name="fleet-alerts")["TopicArn"]
+    queue = sqs.create_queue(QueueName="alerts")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    yield url, topic, sqs, queue
+    server.stop()
+
+
+def _run(
+    tmp_path: Path, events: Path, webhook_url: str, aws_url: str, topic: str
+) -> list[tuple[CycleOutcome, dict[str, Any]]]:
+    """Cycles at D (forecasts made), D+2h (anomalies under way), D+5h (all over)."""
+    project = make_project(
+        tmp_path,
+        events=events,
+        anomalies={
+            "vanished_min_rate": 0.2,
+            "webhook_url": webhook_url,
+            "sns_topic_arn": topic,
+            "policies": {
+                "demand_outside_forecast": {
+                    "actions": ["alert", "scale_out", "throttle"],
+                    "factor": 2.0,
+                    "duration": "30m",
+                },
+            },
+        },
+        aws={"endpoint_url": aws_url},
+    )
+    clock = FixedClock(D)
+    controller = build_controller(load_config(project), clock=clock)
+    outcomes = []
+    try:
+        for at in (D, D + timedelta(hours=2), D + timedelta(hours=5)):
+            clock.set(at)
+            outcome = run_cycle(controller)
+            written = controller.workspace.stack_dir / "fleets.auto.tfvars.json"
+            outcomes.append((outcome, json.loads(written.read_text())))
+    finally:
+        controller.close()
+    return outcomes
+
+
+def _kinds(outcome: CycleOutcome) -> dict[tuple[str, str | None], str]:
+    assert outcome.anomalies is not None
+    return {(a.kind, a.persona): a.status for a in outcome.anomalies.anomalies}
+
+
+def test_injected_anomalies_are_detected_mitigated_alerted_once_and_resolved(
+    tmp_path: Path,
+    events: Path,
+    webhook: tuple[str, list[dict[str, Any]]],
+    sns_queue: tuple[str, str, Any, str],
+) -> None:
+    url, received = webhook
+    aws_url, topic, sqs, queue = sns_queue
+    (first, vars_first), (during, vars_during), (after, vars_after) = _run(
+        tmp_path, events, url, aws_url, topic
+    )
+
+    injected = {
+        ("demand_outside_forecast", "api-consumer"),
+        ("unmatched_spike", None),
+        ("traffic_vanished", "content-publisher"),
+    }
+    assert not injected & set(_kinds(first)), "nothing injected before the first cycle"
+    seen = _kinds(during)
+    assert injected <= set(seen)
+    assert all(seen[k] != "resolved" for k in injected)
+
+    # scale-out: the api fleet (serves api-consumer) carries the override and its reason
+    api = next(a for a in during.allocations if a.fleet == "api")
+    assert any("temporary scale-out x2" in r for r in api.reasons)
+    assert during.review is not None
+    review_api = next(f for f in during.review.fleets if f.name == "api")
+    assert any("anomaly demand_outside_forecast:api-consumer" in r for r in review_api.reasons)
+    assert "temporary scale-out x2" in render_markdown(during.review)
+    assert vars_during["fleets"]["api"]["desired_capacity"] == api.desired_now
+    # throttle: a rate limit for the api fleet in the rendered variable
+    limits = vars_during["anomaly_rate_limits"]
+    assert set(limits) == {"api"} and limits["api"] >= 10
+    assert vars_first["anomaly_rate_limits"] == {}
+
+    # the state document shows them typed, with what is in force
+    by_key = {(a.kind, a.persona): a for a in during.state.anomalies}
+    burst = by_key[("demand_outside_forecast", "api-consumer")]
+    assert burst.evidence["direction"] == "above" and burst.size > 1
+    assert burst.actions == ["alert", "scale_out", "throttle"]
+    assert any(m.startswith("scale-out api x2") for m in burst.mitigation)
+    assert any(m.startswith("rate limit api:") for m in burst.mitigation)
+    assert by_key[("traffic_vanished", "content-publisher")].size < 0.2
+
+    # later: all resolved, mitigation gone, one resolution each
+    assert all(_kinds(after)[k] == "resolved" for k in injected)
+    assert vars_after["anomaly_rate_limits"] == {}
+    api_after = next(a for a in after.allocations if a.fleet == "api")
+    assert not any("temporary scale-out" in r for r in api_after.reasons)
+    ids = {a.id for a in during.anomalies.anomalies if (a.kind, a.persona) in injected}  # type: ignore[union-attr]
+    hooks = [m["anomaly"] for m in received if m["anomaly"]["id"] in ids]
+    assert sorted((m["id"], m["status"]) for m in hooks) == sorted(
+        [(i, "open") for i in ids] + [(i, "resolved") for i in ids]
+    )
+    sns = _drain(sqs, queue)
+    assert sorted((m["id"], m["status"]) for m in sns if m["id"] in ids) == sorted(
+        [(i, "open") for i in ids] + [(i, "resolved") for i in ids]
+    )
+
+
+def _drain(sqs: Any, queue: str) -> list[dict[str, Any]]:
+    out = []
+    while True:
+        batch = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        if not batch:
+            return out
+        for message in batch:
+            out.append(json.loads(json.loads(message["Body"])["Message"]))
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
