@@ -277,3 +277,42 @@ def level_interval(
     level = trailing_median(values, window)
     hi = np.maximum(factor * level, level + poisson_sigmas * np.sqrt(level + 1.0))
     return level, level / factor, hi
+
+
+def rolling_median(values: FloatArray, window: int) -> FloatArray:
+    """Trailing median over `window` steps (present and past only; NaN-aware). A burst that
+    lasts moves it; one client's spike of a minute or two does not."""
+    if window <= 1:
+        return values
+    padded = np.concatenate([np.full(window - 1, np.nan), values])
+    views = np.lib.stride_tricks.sliding_window_view(padded, window)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.asarray(np.nanmedian(views, axis=1), dtype=np.float64)
+
+
+def burst_interval(
+    values: FloatArray,
+    period: int,
+    level_window: int = 60,
+    factor: float = 2.0,
+    poisson_sigmas: float = 4.0,
+    width: float = 1.0,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """A forecast-free band (expected, lo, hi) for bursts in a count with a daily shape, from two
+    baselines that fail in different places; a step is above only if it is above both.
+
+    - level: the median of the previous `level_window` steps, carried along the usual daily
+      shape (the seasonal centre now / its median over the same window, clipped to x/÷ 2),
+      x/÷ `factor`, never narrower than `poisson_sigmas` Poisson standard deviations. It follows
+      today's volume (weekends, a busy day) and the usual ramps.
+    - seasonal: `seasonal_interval` of the 3-step trailing mean at `width` robust sigmas. It knows what this time of day
+      usually looks like, so a morning ramp steeper than the last hour's level is not a burst.
+    """
+    centre, _, seasonal_hi = seasonal_interval(smooth(values, 3), period, width=width)
+    with np.errstate(all="ignore"):
+        shape = centre / np.maximum(trailing_median(centre, level_window), 1.0)
+    shape = np.clip(np.where(np.isfinite(shape) & (shape > 0), shape, 1.0), 0.5, 2.0)
+    expected = trailing_median(values, level_window) * shape
+    level_hi = np.maximum(factor * expected, expected + poisson_sigmas * np.sqrt(expected + 1.0))
+    return expected, expected / factor, np.fmax(level_hi, seasonal_hi)
