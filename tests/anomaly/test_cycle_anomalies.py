@@ -23,6 +23,7 @@ from controller.config import load_config
 from controller.domain.clock import FixedClock
 from controller.review.markdown import render_markdown
 from controller.workflow.cycle import CycleOutcome, run_cycle
+from controller.workflow.summary import format_outcome
 from controller.workflow.wiring import build_controller
 from tests.helpers import ROOT, START, daily_trace, make_project
 
@@ -225,6 +226,8 @@ def test_injected_anomalies_are_detected_mitigated_alerted_once_and_resolved(
     assert any(m.startswith("scale-out api x2") for m in burst.mitigation)
     assert any(m.startswith("rate limit api:") for m in burst.mitigation)
     assert by_key[("traffic_vanished", "content-publisher")].size < 0.2
+    printed = format_outcome(during, "system")  # what `make run` prints for the cycle
+    assert "demand outside forecast (api-consumer)" in printed and "scale-out api" in printed
 
     # later: all resolved, mitigation gone, one resolution each
     assert all(_kinds(after)[k] == "resolved" for k in injected)
