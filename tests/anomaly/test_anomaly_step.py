@@ -30,6 +30,7 @@ from controller.workflow.anomaly_step import (
     with_overrides,
 )
 from controller.workflow.steps import AllocationSet
+from tests.personas.conftest import database_url  # noqa: F401  (SQLite, and PostgreSQL when set)
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 3, 2, 12, tzinfo=UTC)
@@ -70,8 +71,8 @@ def _anomaly(status: str, end: datetime = T0) -> Anomaly:
     )
 
 
-def test_anomalies_are_kept_across_cycles_and_updated_in_place(tmp_path: Path) -> None:
-    store = AnomalyStore(connect(f"sqlite:///{tmp_path / 'fleet.db'}"))
+def test_anomalies_are_kept_across_cycles_and_updated_in_place(database_url: str) -> None:  # noqa: F811
+    store = AnomalyStore(connect(database_url))
     store.save([_anomaly("open")])
     assert store.unresolved() == [_anomaly("open")]
 
@@ -182,8 +183,8 @@ def test_the_committed_state_schema_is_the_documents_schema_with_typed_anomalies
     }
 
 
-def test_a_resolved_anomaly_reads_back_with_its_evidence(tmp_path: Path) -> None:
-    store = AnomalyStore(connect(f"sqlite:///{tmp_path / 'fleet.db'}"))
+def test_an_anomaly_without_persona_reads_back_with_its_evidence(database_url: str) -> None:  # noqa: F811
+    store = AnomalyStore(connect(database_url))
     spike = replace(
         _anomaly("open"), persona=None, kind="unmatched_spike", id="unmatched_spike:-:1"
     )
