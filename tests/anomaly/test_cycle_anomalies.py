@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -15,10 +16,13 @@ from typing import Any, ClassVar
 
 import boto3
 import pytest
+from fastapi.testclient import TestClient
 from moto.server import ThreadedMotoServer
 
 from controller.adapters.demo_events import TraceMinute, generate_events
 from controller.adapters.persona_files import load_persona_directory
+from controller.api.app import create_app
+from controller.cli import main
 from controller.config import load_config
 from controller.domain.clock import FixedClock
 from controller.review.markdown import render_markdown
@@ -108,7 +112,7 @@ class _Hook(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def webhook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     _Hook.received = []
     server = HTTPServer(("127.0.0.1", 0), _Hook)
@@ -118,42 +122,84 @@ def webhook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     server.server_close()
 
 
-@pytest.fixture
-def sns_queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str, Any, str]]:
-    """(moto endpoint, topic ARN, SQS client, queue URL subscribed to the topic)."""
-    for name, value in (
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_DEFAULT_REGION", "us-east-1"),
-    ):
-        monkeypatch.setenv(name, value)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    sns = boto3.client("sns", endpoint_url=url, region_name="us-east-1")
-    sqs = boto3.client("sqs", endpoint_url=url, region_name="us-east-1")
-    topic = sns.create_topic(Name="fleet-alerts")["TopicArn"]
-    queue = sqs.create_queue(QueueName="alerts")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
-    yield url, topic, sqs, queue
-    server.stop()
+@dataclass(frozen=True)
+class SnsInbox:
+    endpoint: str
+    topic: str
+    sqs: Any
+    queue: str
+
+    def drain(self) -> list[dict[str, Any]]:
+        """The anomaly payloads published to the topic (via the subscribed queue)."""
+        out = []
+        while batch := self.sqs.receive_message(QueueUrl=self.queue, MaxNumberOfMessages=10).get(
+            "Messages", []
+        ):
+            for message in batch:
+                out.append(json.loads(json.loads(message["Body"])["Message"]))
+                self.sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=message["ReceiptHandle"])
+        return out
 
 
-def _run(
-    tmp_path: Path, events: Path, webhook_url: str, aws_url: str, topic: str
-) -> list[tuple[CycleOutcome, dict[str, Any]]]:
+@pytest.fixture(scope="module")
+def sns() -> Iterator[SnsInbox]:
+    """A topic on moto's server with an SQS queue subscribed, fake credentials in the env."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AWS_ACCESS_KEY_ID", "testing")
+        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        env.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        host, port = server.get_host_and_port()
+        url = f"http://{host}:{port}"
+        client = boto3.client("sns", endpoint_url=url, region_name="us-east-1")
+        sqs = boto3.client("sqs", endpoint_url=url, region_name="us-east-1")
+        topic = client.create_topic(Name="fleet-alerts")["TopicArn"]
+        queue = sqs.create_queue(QueueName="alerts")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        client.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+        try:
+            yield SnsInbox(url, topic, sqs, queue)
+        finally:
+            server.stop()
+
+
+@dataclass(frozen=True)
+class Scenario:
+    project: Path
+    first: CycleOutcome
+    during: CycleOutcome
+    after: CycleOutcome
+    tfvars: tuple[dict[str, Any], ...]
+    """fleets.auto.tfvars.json as each cycle wrote it"""
+    webhook: list[dict[str, Any]]
+    sns: list[dict[str, Any]]
+
+
+INJECTED = {
+    ("demand_outside_forecast", "api-consumer"),
+    ("unmatched_spike", None),
+    ("traffic_vanished", "content-publisher"),
+}
+
+
+@pytest.fixture(scope="module")
+def scenario(
+    tmp_path_factory: pytest.TempPathFactory,
+    events: Path,
+    webhook: tuple[str, list[dict[str, Any]]],
+    sns: SnsInbox,
+) -> Scenario:
     """Cycles at D (forecasts made), D+2h (anomalies under way), D+5h (all over)."""
     project = make_project(
-        tmp_path,
+        tmp_path_factory.mktemp("anomaly-project"),
         events=events,
         anomalies={
             "vanished_min_rate": 0.2,
-            "webhook_url": webhook_url,
-            "sns_topic_arn": topic,
+            "webhook_url": webhook[0],
+            "sns_topic_arn": sns.topic,
             "policies": {
                 "demand_outside_forecast": {
                     "actions": ["alert", "scale_out", "throttle"],
@@ -162,20 +208,21 @@ def _run(
                 },
             },
         },
-        aws={"endpoint_url": aws_url},
+        aws={"endpoint_url": sns.endpoint},
     )
     clock = FixedClock(D)
     controller = build_controller(load_config(project), clock=clock)
-    outcomes = []
+    outcomes, written = [], []
     try:
         for at in (D, D + timedelta(hours=2), D + timedelta(hours=5)):
             clock.set(at)
-            outcome = run_cycle(controller)
-            written = controller.workspace.stack_dir / "fleets.auto.tfvars.json"
-            outcomes.append((outcome, json.loads(written.read_text())))
+            outcomes.append(run_cycle(controller))
+            tfvars = controller.workspace.stack_dir / "fleets.auto.tfvars.json"
+            written.append(json.loads(tfvars.read_text()))
     finally:
         controller.close()
-    return outcomes
+    first, during, after = outcomes
+    return Scenario(project, first, during, after, tuple(written), list(webhook[1]), sns.drain())
 
 
 def _kinds(outcome: CycleOutcome) -> dict[tuple[str, str | None], str]:
@@ -183,74 +230,86 @@ def _kinds(outcome: CycleOutcome) -> dict[tuple[str, str | None], str]:
     return {(a.kind, a.persona): a.status for a in outcome.anomalies.anomalies}
 
 
-def test_injected_anomalies_are_detected_mitigated_alerted_once_and_resolved(
-    tmp_path: Path,
-    events: Path,
-    webhook: tuple[str, list[dict[str, Any]]],
-    sns_queue: tuple[str, str, Any, str],
+def _injected_ids(scenario: Scenario) -> set[str]:
+    assert scenario.during.anomalies is not None
+    return {a.id for a in scenario.during.anomalies.anomalies if (a.kind, a.persona) in INJECTED}
+
+
+def test_each_injected_kind_is_detected_while_it_lasts_and_resolved_after(
+    scenario: Scenario,
 ) -> None:
-    url, received = webhook
-    aws_url, topic, sqs, queue = sns_queue
-    (first, vars_first), (during, vars_during), (after, vars_after) = _run(
-        tmp_path, events, url, aws_url, topic
-    )
+    assert not INJECTED & set(_kinds(scenario.first)), "nothing injected before the first cycle"
+    during = _kinds(scenario.during)
+    assert set(during) >= INJECTED
+    assert all(during[k] != "resolved" for k in INJECTED)
+    after = _kinds(scenario.after)
+    assert all(after[k] == "resolved" for k in INJECTED)
 
-    injected = {
-        ("demand_outside_forecast", "api-consumer"),
-        ("unmatched_spike", None),
-        ("traffic_vanished", "content-publisher"),
-    }
-    assert not injected & set(_kinds(first)), "nothing injected before the first cycle"
-    seen = _kinds(during)
-    assert injected <= set(seen)
-    assert all(seen[k] != "resolved" for k in injected)
 
-    # scale-out: the api fleet (serves api-consumer) carries the override and its reason
-    api = next(a for a in during.allocations if a.fleet == "api")
+def test_a_scale_out_policy_raises_the_fleet_in_the_allocation_review_and_variables(
+    scenario: Scenario,
+) -> None:
+    during = scenario.during
+    api = next(a for a in during.allocations if a.fleet == "api")  # serves api-consumer
     assert any("temporary scale-out x2" in r for r in api.reasons)
     assert during.review is not None
     review_api = next(f for f in during.review.fleets if f.name == "api")
     assert any("anomaly demand_outside_forecast:api-consumer" in r for r in review_api.reasons)
     assert "temporary scale-out x2" in render_markdown(during.review)
-    assert vars_during["fleets"]["api"]["desired_capacity"] == api.desired_now
-    # throttle: a rate limit for the api fleet in the rendered variable
-    limits = vars_during["anomaly_rate_limits"]
-    assert set(limits) == {"api"} and limits["api"] >= 10
-    assert vars_first["anomaly_rate_limits"] == {}
+    assert scenario.tfvars[1]["fleets"]["api"]["desired_capacity"] == api.desired_now
+    api_after = next(a for a in scenario.after.allocations if a.fleet == "api")
+    assert not any("temporary scale-out" in r for r in api_after.reasons), "expired"
 
-    # the state document shows them typed, with what is in force
-    by_key = {(a.kind, a.persona): a for a in during.state.anomalies}
+
+def test_a_throttle_policy_renders_a_rate_limit_until_the_anomaly_resolves(
+    scenario: Scenario,
+) -> None:
+    before, during, after = (v["anomaly_rate_limits"] for v in scenario.tfvars)
+    assert before == {}
+    assert set(during) == {"api"} and during["api"] >= 10  # WAF's minimum
+    assert after == {}, "resolved: the next apply removes the rule"
+
+
+def test_each_anomaly_alerts_once_by_webhook_and_sns_and_once_more_when_resolved(
+    scenario: Scenario,
+) -> None:
+    ids = _injected_ids(scenario)
+    expected = sorted([(i, "open") for i in ids] + [(i, "resolved") for i in ids])
+    hooks = [m["anomaly"] for m in scenario.webhook if m["anomaly"]["id"] in ids]
+    assert sorted((m["id"], m["status"]) for m in hooks) == expected
+    assert sorted((m["id"], m["status"]) for m in scenario.sns if m["id"] in ids) == expected
+
+
+def test_the_state_document_api_and_report_show_the_anomalies_typed(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    by_key = {(a.kind, a.persona): a for a in scenario.during.state.anomalies}
     burst = by_key[("demand_outside_forecast", "api-consumer")]
     assert burst.evidence["direction"] == "above" and burst.size > 1
     assert burst.actions == ["alert", "scale_out", "throttle"]
     assert any(m.startswith("scale-out api x2") for m in burst.mitigation)
     assert any(m.startswith("rate limit api:") for m in burst.mitigation)
     assert by_key[("traffic_vanished", "content-publisher")].size < 0.2
-    printed = format_outcome(during, "system")  # what `make run` prints for the cycle
+    printed = format_outcome(scenario.during, "system")  # what `make run` prints for the cycle
     assert "demand outside forecast (api-consumer)" in printed and "scale-out api" in printed
 
-    # later: all resolved, mitigation gone, one resolution each
-    assert all(_kinds(after)[k] == "resolved" for k in injected)
-    assert vars_after["anomaly_rate_limits"] == {}
-    api_after = next(a for a in after.allocations if a.fleet == "api")
-    assert not any("temporary scale-out" in r for r in api_after.reasons)
-    ids = {a.id for a in during.anomalies.anomalies if (a.kind, a.persona) in injected}  # type: ignore[union-attr]
-    hooks = [m["anomaly"] for m in received if m["anomaly"]["id"] in ids]
-    assert sorted((m["id"], m["status"]) for m in hooks) == sorted(
-        [(i, "open") for i in ids] + [(i, "resolved") for i in ids]
-    )
-    sns = _drain(sqs, queue)
-    assert sorted((m["id"], m["status"]) for m in sns if m["id"] in ids) == sorted(
-        [(i, "open") for i in ids] + [(i, "resolved") for i in ids]
-    )
+    controller = build_controller(load_config(scenario.project), clock=FixedClock(D))
+    try:
+        with TestClient(create_app(controller, _Leader(), "token")) as client:
+            served = client.get("/anomalies").json()
+    finally:
+        controller.close()
+    assert {(a["kind"], a["persona"], a["status"]) for a in served} >= {
+        (kind, persona, "resolved") for kind, persona in INJECTED
+    }
+    out = tmp_path / "report"
+    assert main(["--config", str(scenario.project), "report", "--out", str(out)]) == 0
+    page = (out / "index.html").read_text()
+    assert "<td>unmatched spike</td>" in page and "<td>content-publisher</td>" in page
 
 
-def _drain(sqs: Any, queue: str) -> list[dict[str, Any]]:
-    out = []
-    while True:
-        batch = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
-        if not batch:
-            return out
-        for message in batch:
-            out.append(json.loads(json.loads(message["Body"])["Message"]))
-            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+@dataclass
+class _Leader:
+    is_leader: bool = True
+    cycles: int = 3
+    failures: int = 0
