@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import numpy as np
 
+from controller.adapters.storage.anomaly_store import AnomalyStore
 from controller.adapters.storage.forecast_store import ForecastStore
 from controller.adapters.storage.metric_store import MetricStore
 from controller.allocation.capacity import with_desired
@@ -96,7 +97,10 @@ def detect_and_mitigate(
     policies = policies_from(settings)
     fleets_of = fleets_serving(personas)
     overrides = overrides_for(
-        anomalies, policies, fleets_of, [fleet.name for fleet in config.fleets]
+        held_for_scale_out(anomalies, store, policies, origin),
+        policies,
+        fleets_of,
+        [fleet.name for fleet in config.fleets],
     )
     live = tuple(o for o in overrides if o.expires > origin)
     limits = throttle_limits(
@@ -107,6 +111,21 @@ def detect_and_mitigate(
     )
     notes = mitigation_notes(anomalies, live, limits, policies, fleets_of)
     return AnomalyOutcome(tuple(anomalies), live, limits, tuple(problems), notes)
+
+
+def held_for_scale_out(
+    anomalies: Sequence[Anomaly],
+    store: AnomalyStore,
+    policies: Mapping[AnomalyKind, Policy],
+    origin: datetime,
+) -> list[Anomaly]:
+    """The anomalies whose scale-out may still be in force: a scale-out is held `duration` after
+    the anomaly was last seen, which can outlast the anomaly itself (resolved after
+    `resolve_after` quiet), so recently resolved ones count as live here."""
+    longest = max(policy.duration for policy in policies.values())
+    known = {a.id: a for a in store.current(origin - longest)}
+    known.update({a.id: a for a in anomalies})
+    return [replace(a, status="ongoing") if a.status == "resolved" else a for a in known.values()]
 
 
 def metric_findings(

@@ -15,16 +15,18 @@ import pytest
 from controller.adapters.storage.anomaly_store import AnomalyStore
 from controller.adapters.storage.db import connect
 from controller.anomaly.band import band_in_force
-from controller.anomaly.mitigation import AllocationOverride
+from controller.anomaly.mitigation import AllocationOverride, overrides_for
 from controller.anomaly.records import Anomaly
 from controller.cli import main
-from controller.config import ControllerConfig, FleetConfig
+from controller.config import AnomaliesConfig, ControllerConfig, FleetConfig
 from controller.domain.allocation import FleetAllocation
 from controller.domain.forecast import Forecast
 from controller.domain.series import Series
 from controller.domain.state import SCHEMA_VERSION, FleetStateDocument
 from controller.workflow.anomaly_step import (
     RATE_BASELINE,
+    held_for_scale_out,
+    policies_from,
     thresholds_for,
     unusual_session_findings,
     with_overrides,
@@ -191,3 +193,31 @@ def test_an_anomaly_without_persona_reads_back_with_its_evidence(database_url: s
     store.save([spike])
     (back,) = store.unresolved()
     assert back.persona is None and back.evidence == spike.evidence
+
+
+def test_a_scale_out_is_held_its_duration_after_the_anomaly_was_last_seen_even_if_resolved(
+    tmp_path: Path,
+) -> None:
+    store = AnomalyStore(connect(f"sqlite:///{tmp_path / 'fleet.db'}"))
+    burst = Anomaly(
+        "demand_outside_forecast:shop:1",
+        "demand_outside_forecast",
+        "shop",
+        T0 - timedelta(minutes=20),
+        T0,
+        3.0,
+        {"direction": "above"},
+        "resolved",
+    )
+    store.save([burst])
+    policies = policies_from(
+        AnomaliesConfig(policies={"demand_outside_forecast": {"actions": ["scale_out"]}})
+    )
+
+    def fleets_scaled(at: datetime) -> list[tuple[str, datetime]]:
+        held = held_for_scale_out([], store, policies, at)
+        overrides = overrides_for(held, policies, {"shop": ["web"]}, ["web"])
+        return [(o.fleet, o.expires) for o in overrides if o.expires > at]
+
+    assert fleets_scaled(T0 + timedelta(minutes=20)) == [("web", T0 + timedelta(minutes=30))]
+    assert fleets_scaled(T0 + timedelta(minutes=40)) == []
