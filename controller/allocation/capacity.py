@@ -17,7 +17,8 @@ where the value changes, at most 100 per group. See docs/allocation.md.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -228,6 +229,33 @@ def _ceiling(rule: FleetRule, damped: IntArray) -> IntArray:
         return base
     raised = np.ceil(np.round(damped * (1 + rule.max_capacity_buffer / 100), 9)).astype(np.int64)
     return np.where(damped > rule.max_size, np.maximum(base, raised), base)
+
+
+def with_desired(
+    rule: FleetRule,
+    allocation: FleetAllocation,
+    desired: Sequence[int],
+    origin: datetime,
+    step: timedelta,
+    reason: str,
+) -> FleetAllocation:
+    """The allocation with a desired capacity per step decided outside the allocator (an
+    anomaly's temporary scale-out): desired now and the scheduled actions follow it, and the
+    reason joins the others so the plan review shows it. The group's max never drops below it."""
+    values = np.asarray(desired, dtype=np.int64)
+    if values.shape[0] != len(allocation.desired_per_step):
+        raise ValueError(
+            f"{rule.name}: {values.shape[0]} desired steps for {len(allocation.desired_per_step)}"
+        )
+    ceiling = np.maximum(values, max(rule.max_size, allocation.max_size))
+    return replace(
+        allocation,
+        desired_now=int(values[0]) if values.shape[0] else allocation.desired_now,
+        max_size=int(ceiling[0]) if values.shape[0] else allocation.max_size,
+        desired_per_step=tuple(int(v) for v in values),
+        scheduled_actions=_schedule(rule, values, ceiling, origin, step),
+        reasons=(*allocation.reasons, reason),
+    )
 
 
 def _schedule(
