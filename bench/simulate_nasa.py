@@ -4,8 +4,9 @@ Predictive vs reactive (and static) on the same simulated fleet in the same run,
 code as `fleetctl simulate`. Goal: predictive drops at most half the requests reactive drops while
 paying at most 0.9 x reactive's instance-minutes.
 
-"Do not tune to this one trace": the predictive policy's one risk constant (the burst quantile)
-was chosen on July only, so three tables are printed:
+"Do not tune to this one trace": the predictive policy's constants (the burst quantile, the
+scale-in hold and whether the scale-in step limit carries across re-plans) were chosen on July
+only (bench/sweep_stabilization.py), so three tables are printed:
 1. the whole NASA trace;
 2. August only (held out): metrics over August's minutes of the same run, where the controller
    had only July behind it, as it would in production;
@@ -125,7 +126,11 @@ def main() -> int:
     results = run_all(start, demand)
     held_out = int((HELD_OUT_FROM - start) / timedelta(minutes=1))
     report("NASA, whole trace (July + August)", results, slice(None))
-    report("NASA, July only (the burst quantile was chosen here)", results, slice(None, held_out))
+    report(
+        "NASA, July only (burst quantile and scale-in carry chosen here)",
+        results,
+        slice(None, held_out),
+    )
     report("NASA, August only (held out: nothing was chosen on it)", results, slice(held_out, None))
     print(reactive_frontier(start, demand, results[1]))
 

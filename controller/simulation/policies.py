@@ -101,6 +101,7 @@ class PredictivePolicy:
     each get the burst headroom (controller.allocation.headroom) learned from this policy's own
     history: every minute's demand against the level it had planned for that minute a warm-up
     earlier. A reactive safety net scales out at once if demand runs ahead of the plan.
+    With `carry_scale_in`, each re-plan's scale-in step limit starts from the plan in force.
     """
 
     name = "predictive"
@@ -120,6 +121,7 @@ class PredictivePolicy:
         burst_quantile: float | None = None,
         burst_history_minutes: int = 7 * 1440,
         burst_relearn_minutes: int = 60,
+        carry_scale_in: bool = False,
     ) -> None:
         self.forecast, self.rule, self.start = forecast, rule, start
         self.capacity = capacity_per_instance
@@ -132,6 +134,8 @@ class PredictivePolicy:
         self.quantile = quantile
         self.burst_quantile = burst_quantile
         self.burst_relearn = max(1, burst_relearn_minutes)
+        self.carry_scale_in = carry_scale_in
+        self._in_force: int | None = None
         self.lead_minutes = int(rule.warmup / timedelta(minutes=1))
         window = max(1, int(rule.scale_in_stabilization / timedelta(minutes=1)))
         self._recent: deque[float] = deque(maxlen=window)
@@ -158,6 +162,7 @@ class PredictivePolicy:
         net = self.safety_net.decide(minute, demand_rps)
         index = (minute - self._plan_origin_minute) // self.step
         planned = self._plan[min(index, len(self._plan) - 1)] if self._plan else self.rule.min_size
+        self._in_force = planned
         return max(planned, net)
 
     def _observe(self, minute: int, demand_rps: float) -> None:
@@ -223,6 +228,11 @@ class PredictivePolicy:
             requests_per_s=rps,
             observed=observed,
         )
-        allocation = allocate(self.rule, demand, origin, timedelta(minutes=self.step), self.catalog)
+        # with carry_scale_in the allocator's scale-in step limit starts from the plan in force,
+        # so it holds across re-plans (else each plan's first step is free to drop any amount)
+        current = self._in_force if self.carry_scale_in else None
+        allocation = allocate(
+            self.rule, demand, origin, timedelta(minutes=self.step), self.catalog, current
+        )
         self._plan = allocation.desired_per_step
         self._plan_origin_minute = origin_minute
