@@ -50,7 +50,7 @@ def register(sub: Subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from controller.adapters.event_file import FileEventSource
-    from controller.workflow.ingestion import open_ingestion
+    from controller.workflow.ingestion import adopt_learning, open_ingestion
 
     config = cli_config(args)
     url = _absolute(args.source) if args.source else config.events.source
@@ -76,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
             )
         stored = ingestion.store.totals(source.key)
         counts = ingestion.store.dead_letter_counts()
+        adopt_learning(ingestion.store)  # a finished run: what it learned is in force next run
     finally:
         stop.restore()
         ingestion.close()

@@ -36,6 +36,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import numpy.typing as npt
 
 from controller.domain.persona import WEEKDAYS, OneOffPeak, PeakWindow, Persona
 from controller.matching.features import (
@@ -514,3 +515,49 @@ def _reindex(
         name = names[i] if i < len(names) else None
         out[lookup.get(str(name), slots - 1) if name is not None else slots - 1] += value
     return out
+
+
+def session_statistics(
+    matcher: PersonaMatcher,
+    features: SessionFeatures,
+    classification: Classification,
+    teach: npt.NDArray[np.bool_],
+) -> Statistics:
+    """One online-EM step: the sufficient statistics of the sessions marked `teach`, each
+    spread over personas by its posterior under the parameters in force."""
+    resp = classification.posterior * teach[:, None]
+    return _statistics(features, resp, matcher.declared)
+
+
+LearnedRow = dict[str, list[Any]]
+
+
+def add_learned_rows(a: LearnedRow, b: LearnedRow) -> LearnedRow:
+    """Two rows of `learned_rows` for one persona version, summed; types and regions are added
+    by name (the rows may come from matchers with different vocabularies)."""
+
+    def by_name(names_key: str, values_key: str) -> tuple[list[Any], list[float]]:
+        total: dict[str, float] = {}
+        other = 0.0
+        for row in (a, b):
+            names, values = row[names_key], row[values_key]
+            for i, value in enumerate(values):
+                if i < len(names):
+                    total[str(names[i])] = total.get(str(names[i]), 0.0) + float(value)
+                else:
+                    other += float(value)
+        ordered = sorted(total)
+        return list(ordered), [total[n] for n in ordered] + [other]
+
+    type_names, type_counts = by_name("type_names", "type_counts")
+    region_names, regions = by_name("region_names", "regions")
+    return {
+        "sessions": [float(a["sessions"][0]) + float(b["sessions"][0])],
+        "type_names": type_names,
+        "type_counts": type_counts,
+        "hours": (np.asarray(a["hours"]) + np.asarray(b["hours"])).tolist(),
+        "region_names": region_names,
+        "regions": regions,
+        "log_sum": (np.asarray(a["log_sum"]) + np.asarray(b["log_sum"])).tolist(),
+        "log_sq_sum": (np.asarray(a["log_sq_sum"]) + np.asarray(b["log_sq_sum"])).tolist(),
+    }

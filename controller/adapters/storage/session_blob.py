@@ -11,7 +11,12 @@ import numpy as np
 
 from controller.ingest.sessions import SessionState, TypeBits
 
-VERSION = 1
+VERSION = 2
+"""2: sessions carry what the matcher reads (start, events, resource sums, region)"""
+
+
+class _Version(msgspec.Struct):
+    v: int
 
 
 class _Blob(msgspec.Struct):
@@ -22,6 +27,10 @@ class _Blob(msgspec.Struct):
     mask: bytes
     last_bucket: bytes
     counted: bytes
+    start_ts: bytes
+    events: bytes
+    resources: bytes
+    regions: list[str]
 
 
 def encode_sessions(state: SessionState, bits: TypeBits) -> bytes:
@@ -34,6 +43,10 @@ def encode_sessions(state: SessionState, bits: TypeBits) -> bytes:
             mask=state.mask.astype("<u8").tobytes(),
             last_bucket=state.last_bucket.astype("<i8").tobytes(),
             counted=state.counted.astype("<u8").tobytes(),
+            start_ts=state.start_ts.astype("<i8").tobytes(),
+            events=state.events.astype("<i8").tobytes(),
+            resources=state.resources.astype("<i8").tobytes(),
+            regions=[str(r) for r in state.region.tolist()],
         )
     )
 
@@ -41,6 +54,12 @@ def encode_sessions(state: SessionState, bits: TypeBits) -> bytes:
 def decode_sessions(blob: bytes, bits: TypeBits) -> SessionState:
     if not blob:
         return SessionState.empty()
+    version = msgspec.msgpack.decode(blob, type=_Version).v
+    if version != VERSION:
+        raise ValueError(
+            f"stored sessions have format version {version}; this build reads {VERSION} "
+            "(move the database away and ingest again)"
+        )
     data = msgspec.msgpack.decode(blob, type=_Blob)
     if data.v != VERSION:
         raise ValueError(
@@ -48,10 +67,16 @@ def decode_sessions(blob: bytes, bits: TypeBits) -> SessionState:
         )
     keys = np.empty(len(data.keys), dtype=object)
     keys[:] = data.keys
+    regions = np.empty(len(data.regions), dtype=object)
+    regions[:] = data.regions
     return SessionState(
         keys=keys,
         last_ts=np.frombuffer(data.last_ts, dtype="<i8").astype(np.int64),
         mask=bits.remap(np.frombuffer(data.mask, dtype="<u8").astype(np.uint64), data.types),
         last_bucket=np.frombuffer(data.last_bucket, dtype="<i8").astype(np.int64),
         counted=np.frombuffer(data.counted, dtype="<u8").astype(np.uint64),
+        start_ts=np.frombuffer(data.start_ts, dtype="<i8").astype(np.int64),
+        events=np.frombuffer(data.events, dtype="<i8").astype(np.int64),
+        resources=np.frombuffer(data.resources, dtype="<i8").astype(np.int64).reshape(-1, 4),
+        region=regions,
     )
