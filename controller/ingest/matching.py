@@ -63,10 +63,10 @@ class SessionClassifier:
 
     def features(self, sessions: SessionSoFar) -> SessionFeatures:
         vocabulary = self.matcher.vocabulary
-        inverse, distinct = pd.factorize(sessions.mask)
+        inverse, distinct = pd.factorize(sessions.mask)  # few distinct type mixes
         counts = counts_from_type_masks(
             np.asarray(distinct, dtype=np.uint64), self.bits.names, vocabulary
-        )[np.asarray(inverse, dtype=np.int64)]
+        )
         per_event = sessions.resources / (1000.0 * np.maximum(sessions.events, 1))[:, None]
         slots = {name: i for i, name in enumerate(vocabulary.regions)}
         region_slot = np.array(
@@ -80,6 +80,7 @@ class SessionClassifier:
             hour_of_week(start_s),
             region_slot[sessions.region] if len(sessions) else np.zeros(0, dtype=np.int64),
             start_s if one_offs else None,
+            np.asarray(inverse, dtype=np.int64),
         )
 
     def classify(self, sessions: SessionSoFar) -> SessionMatches:

@@ -96,8 +96,7 @@ def advance(
         horizon = screened.watermark_ms - rules.allowed_lateness_ms - rules.session_gap_ms
         sessions, expired = sessions.expire(horizon)
     per_event = classifier.classify(result.so_far)
-    # a session's matches as of its last event here are those of that event
-    per_session = classifier.classify(result.sessions)
+    last = result.session_events  # a session as of its last event here is that event's match
     closed = SessionSoFar.concat(
         [
             result.replaced.so_far(),
@@ -116,8 +115,8 @@ def advance(
         too_far_ahead=events.records[screened.too_far_ahead],
         too_far_ahead_ts=events.ts_ms[screened.too_far_ahead],
         reference_ms=screened.reference_ms,
-        session_personas=per_session.codes,
-        session_unusual=per_session.unusual,
+        session_personas=per_event.codes[last],
+        session_unusual=per_event.unusual[last],
         closed=closed,
         covered=covered_spans(kept.ts_ms, rules.max_silence_ms, state.watermark_ms),
         state=PartitionState(screened.watermark_ms, sessions),

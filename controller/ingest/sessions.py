@@ -247,6 +247,8 @@ class Sessionized:
     """per event: its session as of this event (what the event is classified by)"""
     sessions: SessionSoFar
     """per session seen in this batch: as of its last event here"""
+    session_events: IntArray
+    """per session seen in this batch: the index of its last event here (into the events)"""
     session_keys: ObjectArray
     session_end_ms: IntArray
     """per session seen in this batch: its newest event time so far"""
@@ -287,6 +289,7 @@ def sessionize(
             np.zeros(0, dtype=bool),
             nothing.so_far(),
             nothing.so_far(),
+            np.zeros(0, dtype=np.int64),
             np.zeros(0, dtype=object),
             np.zeros(0, dtype=np.int64),
             np.zeros(0, dtype=bool),
@@ -375,6 +378,7 @@ def sessionize(
         unsorted_counted,
         per_event,
         so_far.take(seg_last),
+        order[seg_last],
         names[k[seg_first]],
         seg_end,
         closed,
