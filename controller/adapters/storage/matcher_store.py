@@ -13,32 +13,47 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
-from controller.adapters.storage.db import persona_learning, upsert
+from controller.adapters.storage.db import persona_learning
 from controller.matching.model import LearnedRow, add_learned_rows
 
 Key = tuple[str, int]
 
 
 def add_learning(conn: Connection, learned: Mapping[Key, LearnedRow], now: int) -> None:
-    """Add `learned` to the stored statistics (inside the caller's transaction)."""
+    """Add `learned` to the stored statistics (inside the caller's transaction).
+
+    The row is read under a row lock (PostgreSQL; SQLite's batch transaction already holds the
+    database's write lock) and written back with the delta added. Two ingesters racing to create
+    the same row: the loser's insert fails inside a savepoint and it adds to the winner's row."""
     table = persona_learning.c
+    postgres = conn.dialect.name == "postgresql"
     for persona, version in sorted(learned):
         delta = learned[(persona, version)]
         query = select(table.statistics).where(table.persona == persona, table.version == version)
-        if conn.dialect.name == "postgresql":
+        if postgres:
             query = query.with_for_update()
         found = conn.execute(query).scalar_one_or_none()
-        total = delta if found is None else add_learned_rows(_row(found), delta)
-        statement = upsert(conn.engine, persona_learning).values(
-            persona=persona, version=version, statistics=json.dumps(total), updated_at=now
-        )
+        if found is None:
+            row = {"persona": persona, "version": version, "updated_at": now}
+            if not postgres:
+                conn.execute(insert(persona_learning).values(**row, statistics=json.dumps(delta)))
+                continue
+            try:
+                with conn.begin_nested():
+                    conn.execute(
+                        insert(persona_learning).values(**row, statistics=json.dumps(delta))
+                    )
+                continue
+            except IntegrityError:
+                found = conn.execute(query).scalar_one()
+        total = add_learned_rows(_row(found), delta)
         conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=["persona", "version"],
-                set_={"statistics": statement.excluded.statistics, "updated_at": now},
-            )
+            update(persona_learning)
+            .where(table.persona == persona, table.version == version)
+            .values(statistics=json.dumps(total), updated_at=now)
         )
 
 
