@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from controller.adapters.event_decode import (
     TOO_FAR_AHEAD,
@@ -47,6 +48,8 @@ from controller.ingest.sessions import SessionSoFar, SessionState, TypeBits
 from controller.ingest.stream_time import screen
 from controller.matching.model import LearnedRow, PersonaMatcher, learned_rows
 from controller.workflow.persona_matching import matcher_in_force, personas_in_force
+
+_ONE_BLAS_THREAD = ThreadpoolController()
 
 
 @dataclass
@@ -218,6 +221,11 @@ class StreamIngestor:
     ) -> BatchReport:
         """Read up to `max_records`, stopping before the first event later than `until` (files)."""
         chunks = self.source.poll(max_records, timeout_s)
+        # the matcher multiplies (sessions x 4) by (4 x personas): BLAS threads only spin
+        with _ONE_BLAS_THREAD.limit(limits=1, user_api="blas"):
+            return self._step(chunks, until)
+
+    def _step(self, chunks: list[RecordChunk], until: datetime | None) -> BatchReport:
         report = BatchReport()
         parts = [p for p in (self._process(c, until, report) for c in chunks) if p is not None]
         if not parts:
