@@ -405,7 +405,13 @@ def _prefix_features(
     before = total[seg_first] - resources[seg_first]
     sums = total - before[seg]
     count = np.arange(1, n + 1, dtype=np.int64) - seg_first[seg]
-    start = pd.Series(t).groupby(seg, sort=False).cummin().to_numpy(dtype=np.int64)
+    # running minimum per segment in one pass: each later segment is shifted below all earlier
+    # ones, so the minimum restarts at every segment boundary
+    span = int(t.max()) - int(t.min()) + 1
+    if span * (int(seg[-1]) + 1) < 2**62:
+        start = np.minimum.accumulate(t - seg * span) + seg * span
+    else:  # years of events in one batch (a whole file): the shift would overflow
+        start = pd.Series(t).groupby(seg, sort=False).cummin().to_numpy(dtype=np.int64)
     seg_region = region_codes[seg_first].astype(np.int64)
     table = list(regions)
     if len(state) and continues.any():
@@ -419,10 +425,14 @@ def _prefix_features(
         carried_start = np.full(seg_first.shape[0], np.iinfo(np.int64).max, dtype=np.int64)
         carried_start[continues] = state.start_ts[rows]
         start = np.minimum(start, carried_start[seg])
-        index = {name: i for i, name in enumerate(table)}
-        carried_region = [index.setdefault(str(r), len(index)) for r in state.region[rows]]
-        table = list(index)
-        seg_region[continues] = carried_region
+        carried = state.region[rows]
+        codes = np.asarray(pd.Index(table).get_indexer(carried), dtype=np.int64)
+        missing = codes < 0
+        if missing.any():
+            extra, names = pd.factorize(carried[missing])
+            codes[missing] = len(table) + extra
+            table = [*table, *(str(n) for n in names)]
+        seg_region[continues] = codes
     return SessionSoFar(np.zeros(n, dtype=np.uint64), count, sums, start, seg_region[seg], table)
 
 

@@ -52,7 +52,7 @@ def build_matcher(
     learned: dict[Key, LearnedRow] | None = None,
 ) -> PersonaMatcher:
     matcher = PersonaMatcher.from_personas(personas, matcher_settings(anomalies), versions)
-    return with_learned_rows(matcher, learned) if learned else matcher
+    return with_learned_rows(matcher, learned) if learned and personas else matcher
 
 
 def matcher_in_force(
