@@ -301,3 +301,41 @@ def test_silence_longer_than_max_silence_splits_coverage() -> None:
     ts = np.array([0, 60_000, 2_000_000, 2_060_000], dtype=np.int64)
     assert covered_spans(ts, 600_000, None) == [(0, 60_000), (2_000_000, 2_060_000)]
     assert covered_spans(ts[2:], 600_000, 1_900_000) == [(1_900_000, 2_060_000)]
+
+
+def test_what_the_matcher_reads_about_open_sessions_survives_the_stored_blob() -> None:
+    from controller.adapters.storage.session_blob import decode_sessions, encode_sessions
+
+    events = [
+        Ev(0, "s:x", "browse", "eu-west-1", SHOPPING),
+        Ev(30_000, "s:x", "search", "us-east-1", PUBLISHING),
+        Ev(10_000, "u:y", "upload", "us-east-1", PUBLISHING),
+    ]
+    ours = classifier()
+    state = advance(columns(events), PartitionState(), rules(30 * BUCKET, 0), ours).state
+    theirs = TypeBits(["upload", "search", "browse"])
+    stored = encode_sessions(state.sessions, ours.bits)
+    back = decode_sessions(stored, theirs)
+
+    def seen(s: SessionState, bits: TypeBits) -> list[tuple[object, ...]]:
+        return sorted(
+            (
+                key,
+                sorted(bits.names_in(int(s.mask[i]))),
+                int(s.start_ts[i]),
+                int(s.events[i]),
+                s.resources[i].tolist(),
+                s.region[i],
+            )
+            for i, key in enumerate(s.keys.tolist())
+        )
+
+    assert seen(back, theirs) == seen(state.sessions, ours.bits)
+    assert seen(back, theirs)[0] == (
+        "s:x",
+        ["browse", "search"],
+        0,
+        2,
+        [a + b for a, b in zip(SHOPPING, PUBLISHING, strict=True)],
+        "eu-west-1",
+    )

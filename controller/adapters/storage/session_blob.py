@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import msgspec
 import numpy as np
+import pandas as pd
 
 from controller.ingest.sessions import SessionState, TypeBits
 
@@ -30,10 +31,12 @@ class _Blob(msgspec.Struct):
     start_ts: bytes
     events: bytes
     resources: bytes
-    regions: list[str]
+    region_names: list[str]
+    region_codes: bytes
 
 
 def encode_sessions(state: SessionState, bits: TypeBits) -> bytes:
+    codes, names = pd.factorize(state.region)  # a few regions, many sessions
     return msgspec.msgpack.encode(
         _Blob(
             v=VERSION,
@@ -46,7 +49,8 @@ def encode_sessions(state: SessionState, bits: TypeBits) -> bytes:
             start_ts=state.start_ts.astype("<i8").tobytes(),
             events=state.events.astype("<i8").tobytes(),
             resources=state.resources.astype("<i8").tobytes(),
-            regions=[str(r) for r in state.region.tolist()],
+            region_names=[str(n) for n in names],
+            region_codes=np.asarray(codes, dtype="<i4").tobytes(),
         )
     )
 
@@ -67,8 +71,9 @@ def decode_sessions(blob: bytes, bits: TypeBits) -> SessionState:
         )
     keys = np.empty(len(data.keys), dtype=object)
     keys[:] = data.keys
-    regions = np.empty(len(data.regions), dtype=object)
-    regions[:] = data.regions
+    names = np.empty(len(data.region_names), dtype=object)
+    names[:] = data.region_names
+    regions = names[np.frombuffer(data.region_codes, dtype="<i4").astype(np.int64)]
     return SessionState(
         keys=keys,
         last_ts=np.frombuffer(data.last_ts, dtype="<i8").astype(np.int64),
