@@ -160,3 +160,29 @@ def test_a_database_from_before_persona_matching_is_refused_with_a_clear_message
             IngestStore(engine)
     finally:
         engine.dispose()
+
+
+def test_the_daemons_ingest_step_learns_and_puts_it_in_force_for_the_next_cycle(
+    tmp_path: Path,
+) -> None:
+    from controller.domain.clock import FixedClock
+    from controller.workflow import steps
+    from controller.workflow.wiring import build_controller
+    from tests.helpers import make_project
+
+    shoppers = [shopper(f"u{i}", START + timedelta(seconds=7 * i)) for i in range(30)]
+    events = write(tmp_path / "events.ndjson", closing(by_time(*shoppers)))
+    loaded = load_config(make_project(tmp_path / "project"))
+    config = loaded.model_copy(
+        update={"events": loaded.events.model_copy(update={"source": f"file://{events}"})}
+    )
+    controller = build_controller(config, clock=FixedClock(START + timedelta(hours=3)))
+    try:
+        personas = steps.load_personas(config)
+        steps.ingest(
+            config, personas, controller.source, controller.ingest_store, controller.clock.now()
+        )
+        adopted = MatcherStore(controller.ingest_store.engine).adopted()
+    finally:
+        controller.close()
+    assert adopted[(SHOPPER, 1)]["sessions"][0] == pytest.approx(30, abs=0.5)
