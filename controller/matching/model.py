@@ -69,6 +69,9 @@ class MatcherSettings:
     max_outlier_z: float = 6.0
     """a best log-likelihood more than this many standard deviations below what the persona's
     own model produces makes the session unmatched however sure the posterior is"""
+    resource_z: float = 4.0
+    """a matched session this many standard deviations off in one resource is unusual; in the
+    outlier test no resource counts as further off than this (odd use is not 'fits none')"""
     prior_strength: float = 50.0
     """pseudo-sessions of declared parameters that learning must outweigh"""
     reference_year: int = 2026
@@ -252,7 +255,9 @@ class PersonaMatcher:
         events = features.events()
         mean = events * per_event_mean[best] + fixed_mean[best]
         var = np.maximum(events * per_event_var[best] + fixed_var[best], 1e-9)
-        outlier = (ll[rows, best] - mean) / np.sqrt(var)
+        resource_z = (logx - p.res_mu[best]) / p.res_sigma[best]
+        outlier = ll[rows, best] + self._unusual_use_forgiven(resource_z, p.res_sigma[best]) - mean
+        outlier /= np.sqrt(var)
         prob = post[rows, best]
         ok = (prob >= self.settings.min_probability) & (outlier >= -self.settings.max_outlier_z)
         return Classification(
@@ -260,9 +265,22 @@ class PersonaMatcher:
             best.astype(np.int64),
             prob,
             outlier,
-            (logx - p.res_mu[best]) / p.res_sigma[best],
+            resource_z,
             post,
         )
+
+    def _unusual_use_forgiven(self, z: FloatArray, sigma: FloatArray) -> FloatArray:
+        """What the resource terms beyond `resource_z` take off a session's log-likelihood,
+        given back for the outlier test.
+
+        A session that behaves like a persona but uses odd resources is that persona's
+        *unusual* session (its resource z-scores flag it), not one that fits no persona: each
+        resource counts at most as if it were `resource_z` off. Without this, learning (which
+        tightens each resource's spread to the data's) pushed every unusual session over the
+        outlier line into `unmatched`.
+        """
+        capped = np.clip(z, -self.settings.resource_z, self.settings.resource_z)
+        return _resource_log_likelihood(capped, sigma) - _resource_log_likelihood(z, sigma)
 
     def _log_likelihood_fast(
         self, p: PersonaParameters, features: SessionFeatures
@@ -413,6 +431,11 @@ def _one_off_bonus(
 
 def _region_slot(region: IntArray, slots: int) -> IntArray:
     return np.asarray(np.where(region < 0, slots - 1, region), dtype=np.int64)
+
+
+def _resource_log_likelihood(z: FloatArray, sigma: FloatArray) -> FloatArray:
+    """Per session, the resource term of log p(session | k) from its z-scores under k."""
+    return np.asarray(np.sum(-0.5 * z**2 - np.log(sigma * np.sqrt(2 * np.pi)), axis=1))
 
 
 def _moments(p: PersonaParameters) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:

@@ -153,6 +153,11 @@ def metric_findings(
     found += unmatched_spike(
         *_with_baseline(unmatched, int(LOOKBACK / bucket)), thresholds_for(config.anomalies, bucket)
     )
+    unusual = {
+        key: metrics.series("unusual_sessions", start - RATE_BASELINE, origin, bucket, persona=key)
+        for key in personas.keys
+    }
+    found += unusual_session_findings(config, unusual)
     return found
 
 
@@ -162,10 +167,8 @@ def unusual_session_findings(
     """Session level: per persona, a spike in the rate of matched sessions with very unusual
     resource use (`unusual_resources`), from the metric store's `unusual_sessions` per bucket.
 
-    Waiting for that column (branch issue-5a): once MetricStore serves it, metric_findings adds
-    `unusual_session_findings(config, {key: metrics.series("unusual_sessions", start -
-    RATE_BASELINE, origin, bucket, persona=key) for key in personas.keys})`. Each series must
-    start RATE_BASELINE before the window (its first part is only the baseline)."""
+    Each series must start RATE_BASELINE before the window (its first part is only the
+    baseline)."""
     found: list[Finding] = []
     for key, series in unusual_per_bucket.items():
         thresholds = thresholds_for(config.anomalies, series.step)

@@ -31,7 +31,9 @@ class PersonaVersions:
 
 def matcher_settings(anomalies: AnomaliesConfig) -> MatcherSettings:
     return MatcherSettings(
-        min_probability=anomalies.min_probability, max_outlier_z=anomalies.max_outlier_z
+        min_probability=anomalies.min_probability,
+        max_outlier_z=anomalies.max_outlier_z,
+        resource_z=anomalies.resource_z,
     )
 
 

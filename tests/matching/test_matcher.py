@@ -209,3 +209,29 @@ def test_a_session_inside_a_one_off_peak_gets_that_personas_boost(
     with_peak, _ = matcher.log_likelihood(inside)
     without, _ = matcher.log_likelihood(session)
     assert with_peak[0, api] - without[0, api] == pytest.approx(np.log(3.0))
+
+
+def test_after_learning_a_tight_spread_odd_resource_use_is_unusual_not_unmatched(
+    matcher: PersonaMatcher,
+) -> None:
+    """Learning tightens a persona's resource spread to the data's; a session that shops like
+    a shopper but burns 10x the CPU is still the shopper's (and unusual), not 'fits none'."""
+    rng = np.random.default_rng(5)
+    n = 2000
+    noise = rng.lognormal(0.0, 0.3, size=(n, 1))
+    learned = matcher.refine(
+        SessionFeatures(
+            matcher.vocabulary.type_counts([["browse", "search", "purchase"]] * n),
+            np.array([[50.0, 64, 250, 5]]) * noise,
+            np.full(n, 40),
+            matcher.vocabulary.region_index(["us-east-1"] * n),
+        )
+    )
+    shopper = learned.keys.index("peak-hour-shopper")
+    assert learned.parameters().res_sigma[shopper, 0] < 0.4
+    heavy = _session(
+        learned, {"browse": 2, "search": 1, "purchase": 1}, [500, 64, 250, 5], "us-east-1"
+    )
+    result = learned.score(heavy)
+    assert learned.personas[int(result.persona[0]) + 1] == "peak-hour-shopper"
+    assert abs(result.resource_z[0, 0]) > learned.settings.resource_z  # unusual
