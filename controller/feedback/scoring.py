@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
+import numpy.typing as npt
 
 from controller.domain.forecast import Forecast
 from controller.domain.series import FloatArray, Series
@@ -105,3 +106,35 @@ def residuals_by_lead(forecasts: Sequence[Forecast], actual: Series) -> list[Flo
     """Realized errors at each lead time (observed points only): the conformal calibration set."""
     errors = realized(forecasts, actual).errors
     return [column[~np.isnan(column)] for column in errors.T]
+
+
+@dataclass(frozen=True)
+class RealizedPairs:
+    """Published means and what happened, (forecasts, steps) each, aligned by horizon step."""
+
+    means: FloatArray
+    actuals: FloatArray
+    """NaN where not yet observed (or a gap)"""
+    origins: npt.NDArray[np.int64]
+    """index in the actual series of each forecast's first step"""
+
+    def rescaled(self, factors: FloatArray) -> RealizedPairs:
+        """Means as if each forecast had been multiplied by `factors[i]` (one per forecast)."""
+        return RealizedPairs(self.means * factors[:, None], self.actuals, self.origins)
+
+    def observed_per_step(self) -> npt.NDArray[np.int64]:
+        counts: npt.NDArray[np.int64] = np.count_nonzero(~np.isnan(self.actuals), axis=0)
+        return counts
+
+
+def realized_pairs(forecasts: Sequence[Forecast], actual: Series) -> RealizedPairs:
+    """Every forecast's mean next to the actual series (steps outside it stay NaN)."""
+    result = realized(forecasts, actual)
+    horizon = result.errors.shape[1]
+    means = np.full((len(forecasts), horizon), np.nan)
+    for i, forecast in enumerate(forecasts):
+        means[i, : forecast.horizon] = forecast.mean
+    origins = np.array(
+        [int((f.origin - actual.start) / actual.step) for f in forecasts], dtype=np.int64
+    )
+    return RealizedPairs(means, result.actual, origins)

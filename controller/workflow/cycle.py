@@ -27,6 +27,7 @@ from controller.review.model import PlanReview
 from controller.workflow import steps
 from controller.workflow.drift import review_with_drift_policy
 from controller.workflow.feedback_step import score_and_keep
+from controller.workflow.learning import forecast_with_feedback
 from controller.workflow.monitor import monitor_fleets
 from controller.workflow.review_step import gate_and_apply, in_force
 from controller.workflow.state_document import build_state_document
@@ -133,11 +134,19 @@ def run_cycle(controller: Controller) -> CycleOutcome:
             lambda m: ", ".join(f"{h.fleet} {h.status}" for h in m) or "nothing applied to watch",
         )
         origin = steps.forecast_origin(now, ingested.last_event_at, config)
-        forecasts = record.step(
+        learned = record.step(
             "forecast",
-            lambda: steps.forecast_personas(config, personas, controller.metric_store, origin),
-            lambda f: f"{len(f)} series from {origin.isoformat()}",
+            lambda: forecast_with_feedback(
+                config,
+                personas,
+                controller.metric_store,
+                controller.forecast_store,
+                controller.learning_store,
+                origin,
+            ),
+            lambda f: f"{len(f.forecasts)} series from {origin.isoformat()}; {f.describe()}",
         )
+        forecasts = learned.forecasts
         scores = record.step(
             "feedback",
             lambda: score_and_keep(
@@ -164,6 +173,7 @@ def run_cycle(controller: Controller) -> CycleOutcome:
                 steps.session_stats(config, personas, controller.metric_store, origin),
                 before.instance_types,
                 before.lb_units,
+                learned.profiles,
             ),
             lambda a: ", ".join(f"{x.fleet}={x.desired_now}" for x in a.fleets),
         )
@@ -210,6 +220,7 @@ def run_cycle(controller: Controller) -> CycleOutcome:
                     feedback={
                         k: v for score in scores.values() for k, v in score.as_feedback().items()
                     },
+                    learning=learned.learning,
                 )
             ),
             lambda s: f"version {s.version}",

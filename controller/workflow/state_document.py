@@ -23,6 +23,7 @@ from controller.domain.state import (
     IngestionState,
     PersonaForecast,
     PersonaInForce,
+    PersonaLearningState,
     PlanState,
     PlanStatus,
     UtilizationState,
@@ -45,6 +46,7 @@ def build_state_document(
     plan: PlanSummary,
     status: PlanStatus,
     feedback: dict[str, float] | None = None,
+    learning: list[PersonaLearningState] | None = None,
 ) -> FleetStateDocument:
     return FleetStateDocument(
         generated_at=datetime.now(UTC),
@@ -88,6 +90,7 @@ def build_state_document(
             replace=plan.count("replace"),
         ),
         feedback=feedback or {},
+        learning=learning or [],
         incidents=[
             Incident(
                 cycle_id=record.cycle_id, step=step.step, status=step.status, error=step.error or ""

@@ -20,6 +20,7 @@ from controller.adapters.storage.drift_store import DriftStore
 from controller.adapters.storage.forecast_store import ForecastStore
 from controller.adapters.storage.health_store import HealthStore
 from controller.adapters.storage.ingest_store import IngestStore
+from controller.adapters.storage.learning_store import LearningStore
 from controller.adapters.storage.meta_store import MetaStore
 from controller.adapters.storage.metric_store import MetricStore
 from controller.adapters.storage.persona_store import PersonaStore
@@ -74,6 +75,8 @@ class Controller:
     """region -> FleetCloud (AwsFleet unless a test injects another)"""
     alert_sinks: list[AlertSink]
     """where alerts are delivered; a log line by default (controller.workflow.alerts)"""
+    learning_store: LearningStore
+    """what the feedback loop learned: model choices, bias corrections, resource profiles"""
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     """waits between retries; tests inject a recorder instead of sleeping"""
 
@@ -123,6 +126,7 @@ def build_controller(
         health_store=HealthStore(engine),
         cloud=RegionalClouds(cloud or _aws(config)),
         alert_sinks=alert_sinks if alert_sinks is not None else [LogAlertSink()],
+        learning_store=LearningStore(engine),
     )
 
 
