@@ -6,7 +6,7 @@ docs/feedback.md says how and why.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -193,38 +193,54 @@ def forecast_with_feedback(
             key = file.persona.key
             past = [s.forecast for s in forecasts.since(key, start) if s.forecast.origin < origin]
             actual = persona_rate(config, metrics, key, start, origin)
-            corrections = learning.corrections(key)
-            stored_choice = learning.choice(key)
-            feedback = decide(settings, origin, past, actual, corrections, stored_choice)
-            if feedback.correction is not None:
-                learning.correct(key, feedback.correction)
-                corrections = [*corrections, feedback.correction]
-            if (
-                stored_choice is not None
-                and feedback.kept is not None
-                and feedback.kept.baseline_mase is not None
-                and stored_choice.baseline_mase is None
-            ):
-                learning.set_baseline(key, feedback.kept.baseline_mase)
-            forecast, selection = steps.forecast_persona(
-                config, file, metrics, origin, calendar, feedback.learned
-            )
-            choice = _record_choice(learning, key, origin, feedback, selection)
-            results[key] = forecast
-            states.append(
-                _state(
-                    file,
-                    forecast,
-                    feedback,
-                    corrections,
-                    choice,
-                    selection,
-                    profiles.get(key),
-                    settings,
-                )
-            )
+
+            def make(learned: Learned, file: PersonaFile = file) -> tuple[Forecast, Selection]:
+                return steps.forecast_persona(config, file, metrics, origin, calendar, learned)
+
+            one = forecast_one(settings, learning, key, origin, past, actual, make)
+            results[key] = one.forecast
+            states.append(_state(file, one, profiles.get(key), settings))
     learned = {key: _as_profile(stored) for key, stored in profiles.items()}
     return LearnedForecasts(results, states, learned)
+
+
+@dataclass(frozen=True)
+class OneForecast:
+    forecast: Forecast
+    selection: Selection
+    feedback: PersonaFeedback
+    corrections: list[BiasCorrection]
+    """every bias correction so far, the new one included"""
+    choice: KeptChoice | None
+    """the model choice in force after this forecast"""
+
+
+def forecast_one(
+    settings: FeedbackConfig,
+    learning: LearningStore,
+    key: str,
+    origin: datetime,
+    past: Sequence[Forecast],
+    actual: Series,
+    make: Callable[[Learned], tuple[Forecast, Selection]],
+) -> OneForecast:
+    """One persona: decide from its `past` forecasts, record the decisions, forecast (`make`)."""
+    corrections = learning.corrections(key)
+    stored_choice = learning.choice(key)
+    feedback = decide(settings, origin, past, actual, corrections, stored_choice)
+    if feedback.correction is not None:
+        learning.correct(key, feedback.correction)
+        corrections = [*corrections, feedback.correction]
+    if (
+        stored_choice is not None
+        and feedback.kept is not None
+        and feedback.kept.baseline_mase is not None
+        and stored_choice.baseline_mase is None
+    ):
+        learning.set_baseline(key, feedback.kept.baseline_mase)
+    forecast, selection = make(feedback.learned)
+    choice = _record_choice(learning, key, origin, feedback, selection)
+    return OneForecast(forecast, selection, feedback, corrections, choice)
 
 
 def update_profiles(
@@ -299,15 +315,10 @@ def _as_profile(stored: StoredProfile) -> Profile:
 
 
 def _state(
-    file: PersonaFile,
-    forecast: Forecast,
-    feedback: PersonaFeedback,
-    corrections: list[BiasCorrection],
-    choice: KeptChoice | None,
-    selection: Selection,
-    profile: StoredProfile | None,
-    settings: FeedbackConfig,
+    file: PersonaFile, one: OneForecast, profile: StoredProfile | None, settings: FeedbackConfig
 ) -> PersonaLearningState:
+    forecast, feedback, corrections = one.forecast, one.feedback, one.corrections
+    choice, selection = one.choice, one.selection
     in_force = corrections[-1] if corrections else None
     declared = file.persona.resource_profile
     return PersonaLearningState(
