@@ -4,14 +4,14 @@ Errors are measured on the same scale as the conformal bands: e = log(a + c) - l
 c = 10 % of the mean actual (so a quiet night does not dominate). Per realized time bucket the
 errors of every forecast that predicted it are averaged, giving one series e_t in time order.
 
-The test (a t-test that knows the errors are autocorrelated):
-    mean  = average of e_t over the window
-    rho   = lag-1 autocorrelation of e_t (clipped to 0 .. 0.99)
-    n_eff = n (1 - rho) / (1 + rho)        (AR(1) variance inflation)
-    t     = mean / (sd(e_t) / sqrt(n_eff))
+The test: a t-test by non-overlapping batch means, so that autocorrelated errors (consecutive
+buckets, overlapping forecasts) do not pass for independent evidence:
+    mean = average of e_t over the window;  m_1..m_B = means of B = 8 consecutive batches
+    t    = mean / (sd(m_1..m_B) / sqrt(B))        (B - 1 = 7 degrees of freedom: |t| >= 3 ~ p 0.02)
 Significant when |t| >= t_threshold, n >= min_points and |exp(mean) - 1| >= min_shift; persistent
-when the first and the second half of the window are off in the same direction (one burst in one
-half cannot make a correction). Then the next forecasts are multiplied by exp(mean).
+when the first and the second half of the window are each off in the same direction by at least
+half the mean (one burst in one half cannot make a correction). Then the next forecasts are
+multiplied by exp(mean).
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ import numpy as np
 
 from controller.domain.series import FloatArray
 from controller.feedback.scoring import RealizedPairs
+
+BATCHES = 8
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,6 @@ class BiasTest:
     """mean log error: > 0 forecasts too low; exp(shift) is the factor that would remove it"""
     t: float
     points: int
-    effective_points: float
     halves_agree: bool
     significant: bool
     reason: str
@@ -79,38 +80,32 @@ def errors_by_time(pairs: RealizedPairs) -> FloatArray:
 
 def bias_test(errors: FloatArray, rule: BiasRule) -> BiasTest:
     n = int(errors.shape[0])
-    if n < max(rule.min_points, 4):
-        return BiasTest(
-            0.0, 0.0, n, 0.0, False, False, f"{n} realized points, {rule.min_points} needed"
-        )
+    needed = max(rule.min_points, 2 * BATCHES)
+    if n < needed:
+        return BiasTest(0.0, 0.0, n, False, False, f"{n} realized points, {needed} needed")
     mean = float(errors.mean())
-    centred = errors - mean
-    variance = float(np.mean(centred**2))
-    rho = float(np.sum(centred[1:] * centred[:-1]) / (n * variance)) if variance > 0 else 0.0
-    rho = min(max(rho, 0.0), 0.99)
-    effective = n * (1 - rho) / (1 + rho)
-    sd = math.sqrt(variance * n / (n - 1))
-    t = mean / (sd / math.sqrt(effective)) if sd > 0 else math.copysign(math.inf, mean or 1.0)
+    batch_means = np.array([float(b.mean()) for b in np.array_split(errors, BATCHES)])
+    spread = float(batch_means.std(ddof=1))
+    t = mean / (spread / math.sqrt(BATCHES)) if spread > 0 else math.copysign(math.inf, mean or 1)
     half = n // 2
     first, second = float(errors[:half].mean()), float(errors[half:].mean())
-    agree = first * mean > 0 and second * mean > 0
+    agree = all(h * mean > 0 and abs(h) >= abs(mean) / 2 for h in (first, second))
     size = abs(math.exp(mean) - 1)
     significant = abs(t) >= rule.t_threshold and size >= rule.min_shift and agree
     direction = "low" if mean > 0 else "high"
     reason = (
         f"forecasts {size:.0%} too {direction} over {n} points "
-        f"(t = {t:.1f}, n_eff = {effective:.0f}, halves {first:+.3f}/{second:+.3f})"
+        f"(t = {t:.1f} over {BATCHES} batches, halves {first:+.3f}/{second:+.3f})"
     )
     if not significant:
-        why = (
-            "halves disagree"
-            if not agree
-            else f"|t| < {rule.t_threshold:g}"
-            if abs(t) < rule.t_threshold
-            else f"under {rule.min_shift:.0%}"
-        )
+        if not agree:
+            why = "halves disagree"
+        elif abs(t) < rule.t_threshold:
+            why = f"|t| < {rule.t_threshold:g}"
+        else:
+            why = f"under {rule.min_shift:.0%}"
         reason += f": not corrected ({why})"
-    return BiasTest(mean, t, n, effective, agree, significant, reason)
+    return BiasTest(mean, t, n, agree, significant, reason)
 
 
 def next_factor(current: float, test: BiasTest, rule: BiasRule) -> float:

@@ -125,7 +125,7 @@ def test_a_persistent_under_forecast_is_measured_corrected_and_recorded(
     # ~30 % low. The bias test fires once it has its points, and the published forecasts
     # become unbiased.
     values = daily(DAYS_BEFORE + 3, seed=2, noise_before=0.05, noise_after=0.05)
-    settings = FeedbackConfig(bias=BiasFeedbackConfig(window=timedelta(hours=12), min_points=12))
+    settings = FeedbackConfig(bias=BiasFeedbackConfig(window=timedelta(days=1), min_points=16))
     loop = loop_factory("bias", settings)
     start = DAYS_BEFORE * 24
     results = loop.run(values, start, start + 48, observed=values * 0.7)
