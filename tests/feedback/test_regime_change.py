@@ -110,6 +110,11 @@ def test_after_a_noise_jump_realized_errors_bring_interval_coverage_back_to_targ
         after = [r for r in results if r.forecast.origin >= T0 + STEP * (jump + 24)]
         before = [r for r in results if r.forecast.origin < T0 + STEP * (jump - HORIZON)]
         measured[rule] = (coverage_of(before, values), coverage_of(after, values))
+        # the model choice was kept until the jump made its error grow, then re-done, recorded
+        first, *later = reversed(loop.learning.choices("p"))
+        assert first.reason == "first selection" and first.baseline_mase is not None
+        assert later and "grew past 1.5 x" in later[0].reason
+        assert T0 + STEP * jump < later[0].selected_at < T0 + STEP * (jump + 24)
 
     before_replace, after_replace = measured["replace"]
     before_off, after_off = measured["off"]
