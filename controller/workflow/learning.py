@@ -49,6 +49,10 @@ from controller.forecasting.pipeline import Learned
 from controller.workflow import steps
 from controller.workflow.steps import PersonaSet, persona_rate
 
+ORIGIN_SPACING = timedelta(minutes=15)
+"""earlier forecasts read at most one per 15 minutes of origin: a daemon cycling every minute
+would otherwise parse thousands of 48-hour forecasts per persona per cycle"""
+
 
 @dataclass(frozen=True)
 class LearnedForecasts:
@@ -191,7 +195,8 @@ def forecast_with_feedback(
     with threadpool_limits(limits=1):
         for file in personas.files:
             key = file.persona.key
-            past = [s.forecast for s in forecasts.since(key, start) if s.forecast.origin < origin]
+            sample = forecasts.spaced(key, start, ORIGIN_SPACING)
+            past = [s.forecast for s in sample if s.forecast.origin < origin]
             actual = persona_rate(config, metrics, key, start, origin)
 
             def make(learned: Learned, file: PersonaFile = file) -> tuple[Forecast, Selection]:

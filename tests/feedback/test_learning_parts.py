@@ -12,7 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from controller.adapters.storage.db import connect
+from controller.adapters.storage.forecast_store import ForecastStore
 from controller.adapters.storage.learning_store import BiasCorrection, LearningStore, factor_at
+from controller.domain.forecast import Forecast
 from controller.feedback.bias import BiasRule, bias_test, errors_by_time, next_factor
 from controller.feedback.profiles import LearnedProfile, MeasuredUse, learn_profile
 from controller.feedback.reselection import KeptChoice, ReselectionRule, reselect_reason
@@ -191,4 +193,19 @@ def test_the_store_keeps_every_choice_and_correction_with_why_and_when(tmp_path:
     assert factor_at(corrections, NOW) == 1.1
     store.learn_profile("p", NOW, LearnedProfile(0.01, 2.0, 0.1, 1.0, 150))
     assert store.profiles()["p"].profile.buckets == 150
+    engine.dispose()
+
+
+def test_the_loop_reads_one_forecast_per_origin_spaced_apart(tmp_path: Path) -> None:
+    engine = connect(f"sqlite:///{tmp_path / 'f.db'}")
+    store = ForecastStore(engine)
+    step = timedelta(minutes=5)
+    # a cycle a minute for an hour: the origin moves every 5 minutes, 5 cycles share each
+    for minute in range(60):
+        origin = NOW + step * (minute // 5)
+        store.add(minute, [Forecast("p", origin, step, np.full(3, float(minute)))])
+    sample = store.spaced("p", NOW, timedelta(minutes=15))
+    origins = [s.forecast.origin for s in sample]
+    assert origins == [NOW + step * k for k in (2, 5, 8, 11)]  # newest kept, 15 min apart
+    assert [s.cycle_id for s in sample] == [14, 29, 44, 59]  # each origin's latest cycle
     engine.dispose()
