@@ -372,6 +372,10 @@ class ReselectionConfig(_Section):
     min_points: Annotated[int, Field(ge=1)] = Field(
         default=100, description="realized points a MASE needs to count"
     )
+    settle: Duration = Field(
+        default=timedelta(hours=12),
+        description="a choice's baseline MASE is taken once it has been in force this long",
+    )
 
 
 class ProfileFeedbackConfig(_Section):

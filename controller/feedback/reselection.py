@@ -3,8 +3,8 @@
 The choice (models and weights of the backtest's winner) is kept between cycles. It is re-done when
 - nothing is kept yet (first forecast after the cold start),
 - it is older than `max_age` (the schedule), or
-- the rolling MASE of the forecasts made since it grew past `growth` x the MASE it had once its
-  forecasts were first scored (its baseline): the series changed under the model.
+- the rolling MASE of the forecasts made since it grew past `growth` x the MASE it had once it
+  had been in force for `settle` (its baseline): the series changed under the model.
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ class ReselectionRule:
     growth: float = 1.5
     max_age: timedelta = timedelta(days=7)
     min_points: int = 100
+    settle: timedelta = timedelta(hours=12)
+    """the baseline is taken once the choice has been in force this long: its first hours
+    (often a quiet night) would make a baseline any later afternoon looks bad against"""
 
 
 def reselect_reason(
@@ -59,10 +62,12 @@ def reselect_reason(
 
 
 def with_baseline(
-    kept: KeptChoice, mase: float | None, points: int, rule: ReselectionRule
+    kept: KeptChoice, mase: float | None, points: int, now: datetime, rule: ReselectionRule
 ) -> KeptChoice:
-    """The first MASE with enough points becomes the choice's baseline."""
+    """The first MASE with enough points, once the choice has settled, becomes its baseline."""
     if kept.baseline_mase is not None or mase is None or points < rule.min_points:
+        return kept
+    if now - kept.selected_at < rule.settle:
         return kept
     return KeptChoice(kept.models, kept.weights, kept.selected_at, kept.reason, mase)
 

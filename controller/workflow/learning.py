@@ -141,6 +141,7 @@ def decide(
         settings.reselection.mase_growth,
         settings.reselection.max_age,
         settings.reselection.min_points,
+        settings.reselection.settle,
     )
     mase, points = None, 0
     if kept is not None:
@@ -149,7 +150,7 @@ def decide(
         if mine:
             scored = score(actual.series_id, mine, actual)
             mase, points = scored.mase, scored.points
-        kept = with_baseline(kept, mase, points, rule_r)
+        kept = with_baseline(kept, mase, points, origin, rule_r)
     why = reselect_reason(kept, mase, points, origin, rule_r)
     keep = None
     if why is None and kept is not None:

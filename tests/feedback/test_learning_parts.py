@@ -17,7 +17,12 @@ from controller.adapters.storage.learning_store import BiasCorrection, LearningS
 from controller.domain.forecast import Forecast
 from controller.feedback.bias import BiasRule, bias_test, errors_by_time, next_factor
 from controller.feedback.profiles import LearnedProfile, MeasuredUse, learn_profile
-from controller.feedback.reselection import KeptChoice, ReselectionRule, reselect_reason
+from controller.feedback.reselection import (
+    KeptChoice,
+    ReselectionRule,
+    reselect_reason,
+    with_baseline,
+)
 from controller.feedback.scoring import RealizedPairs
 from controller.forecasting.auto import AutoForecaster, ModelChoice, seasons_for
 from controller.forecasting.conformal import ConformalBands
@@ -96,6 +101,16 @@ def test_reselection_triggers_are_explicit() -> None:
     assert reselect_reason(kept(baseline=None), 9.0, 500, NOW, rule) is None  # no baseline yet
     old = reselect_reason(kept(age=timedelta(days=8)), 1.0, 500, NOW, rule)
     assert old is not None and old.startswith("scheduled")
+
+
+def test_the_baseline_is_taken_once_the_choice_has_settled() -> None:
+    rule = ReselectionRule(min_points=100, settle=timedelta(hours=12))
+    young = kept(baseline=None, age=timedelta(hours=3))
+    assert with_baseline(young, 0.4, 500, NOW, rule).baseline_mase is None
+    settled = kept(baseline=None, age=timedelta(hours=13))
+    assert with_baseline(settled, 0.9, 50, NOW, rule).baseline_mase is None  # too few points
+    assert with_baseline(settled, 0.9, 500, NOW, rule).baseline_mase == 0.9
+    assert with_baseline(kept(baseline=0.7), 0.9, 500, NOW, rule).baseline_mase == 0.7
 
 
 # -- learned profiles ----------------------------------------------------------------------
