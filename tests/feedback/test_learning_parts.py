@@ -4,7 +4,6 @@ triggers, learned profiles, conformal re-calibration, a kept model choice, the l
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -191,8 +190,8 @@ def test_a_kept_choice_skips_the_selection_and_an_unknown_one_selects_afresh() -
 
 
 # -- the learning store --------------------------------------------------------------------
-def test_the_store_keeps_every_choice_and_correction_with_why_and_when(tmp_path: Path) -> None:
-    engine = connect(f"sqlite:///{tmp_path / 'l.db'}")
+def test_the_store_keeps_every_choice_and_correction_with_why_and_when(database_url: str) -> None:
+    engine = connect(database_url)
     store = LearningStore(engine)
     store.choose("p", KeptChoice(("a",), (1.0,), NOW - timedelta(days=2), "first selection"))
     store.choose("p", KeptChoice(("b", "c"), (0.6, 0.4), NOW, "rolling MASE 2.0 grew past"))
@@ -211,8 +210,8 @@ def test_the_store_keeps_every_choice_and_correction_with_why_and_when(tmp_path:
     engine.dispose()
 
 
-def test_the_loop_reads_one_forecast_per_origin_spaced_apart(tmp_path: Path) -> None:
-    engine = connect(f"sqlite:///{tmp_path / 'f.db'}")
+def test_the_loop_reads_one_forecast_per_origin_spaced_apart(database_url: str) -> None:
+    engine = connect(database_url)
     store = ForecastStore(engine)
     step = timedelta(minutes=5)
     # a cycle a minute for an hour: the origin moves every 5 minutes, 5 cycles share each
