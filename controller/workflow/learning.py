@@ -109,18 +109,11 @@ def decide(
 ) -> PersonaFeedback:
     """What the next forecast from `origin` learns from `past` forecasts (made before `origin`)
     against `actual`; pure apart from reading its arguments."""
-    current = factor_at(corrections, origin)
+    current = factor_at(corrections, origin) if settings.bias.enabled else 1.0
     pairs = _under_correction(past, actual, corrections, current)
-
-    correction, test = None, None
-    factor = current
+    factor, correction, test = current, None, None
     if settings.bias.enabled and pairs is not None:
-        rule = BiasRule(
-            settings.bias.t_threshold,
-            settings.bias.min_points,
-            settings.bias.min_shift,
-            settings.bias.max_factor,
-        )
+        rule = _bias_rule(settings)
         test = bias_test(errors_by_time(_since(pairs, past, origin - settings.bias.window)), rule)
         factor = next_factor(current, test, rule)
         if factor != current:
@@ -129,34 +122,14 @@ def decide(
 
     window = settings.intervals
     bands = _since(pairs, past, origin - window.window) if pairs is not None else None
-    recalibrated = 0
-    coverage = None
-    if bands is not None:
-        recalibrated = int(np.count_nonzero(bands.observed_per_step() >= window.min_samples))
-        recent = [f for f in past if f.origin >= origin - window.window]
-        scored = score(actual.series_id, recent, actual) if recent else None
-        coverage = scored.coverage if scored else None
+    recent = [f for f in past if f.origin >= origin - window.window]
+    coverage = score(actual.series_id, recent, actual).coverage if recent else None
 
-    rule_r = ReselectionRule(
-        settings.reselection.mase_growth,
-        settings.reselection.max_age,
-        settings.reselection.min_points,
-        settings.reselection.settle,
-    )
-    mase, points = None, 0
-    if kept is not None:
-        since = max(kept.selected_at, origin - settings.reselection.window)
-        mine = [f for f in past if f.origin >= since]
-        if mine:
-            scored = score(actual.series_id, mine, actual)
-            mase, points = scored.mase, scored.points
-        kept = with_baseline(kept, mase, points, origin, rule_r)
-    why = reselect_reason(kept, mase, points, origin, rule_r)
+    kept, why, mase = _model_decision(settings, origin, past, actual, kept)
     keep = None
     if why is None and kept is not None:
-        keep = ModelChoice(
-            kept.models, kept.weights, f"selected {kept.selected_at:%Y-%m-%d %H:%M}: {kept.reason}"
-        )
+        when = f"{kept.selected_at:%Y-%m-%d %H:%M}"
+        keep = ModelChoice(kept.models, kept.weights, f"selected {when}: {kept.reason}")
     learned = Learned(
         forecasts=None if bands is None else bands.means,
         actuals=None if bands is None else bands.actuals,
@@ -173,9 +146,37 @@ def decide(
         why,
         mase,
         0 if bands is None else int(bands.means.shape[0]),
-        recalibrated,
+        0 if bands is None else int(np.sum(bands.observed_per_step() >= window.min_samples)),
         coverage,
     )
+
+
+def _bias_rule(settings: FeedbackConfig) -> BiasRule:
+    bias = settings.bias
+    return BiasRule(bias.t_threshold, bias.min_points, bias.min_shift, bias.max_factor)
+
+
+def _model_decision(
+    settings: FeedbackConfig,
+    origin: datetime,
+    past: Sequence[Forecast],
+    actual: Series,
+    kept: KeptChoice | None,
+) -> tuple[KeptChoice | None, str | None, float | None]:
+    """(the kept choice with its baseline if newly set, why to re-select or None, rolling MASE)"""
+    reselection = settings.reselection
+    rule = ReselectionRule(
+        reselection.mase_growth, reselection.max_age, reselection.min_points, reselection.settle
+    )
+    mase, points = None, 0
+    if kept is not None:
+        since = max(kept.selected_at, origin - reselection.window)
+        mine = [f for f in past if f.origin >= since]
+        if mine:
+            scored = score(actual.series_id, mine, actual)
+            mase, points = scored.mase, scored.points
+        kept = with_baseline(kept, mase, points, origin, rule)
+    return kept, reselect_reason(kept, mase, points, origin, rule), mase
 
 
 def forecast_with_feedback(

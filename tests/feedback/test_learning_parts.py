@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 from controller.adapters.storage.db import connect
 from controller.adapters.storage.forecast_store import ForecastStore
 from controller.adapters.storage.learning_store import BiasCorrection, LearningStore, factor_at
+from controller.config import BiasFeedbackConfig, FeedbackConfig
 from controller.domain.forecast import Forecast
+from controller.domain.series import Series
 from controller.feedback.bias import BiasRule, bias_test, errors_by_time, next_factor
 from controller.feedback.profiles import LearnedProfile, MeasuredUse, learn_profile
 from controller.feedback.reselection import (
@@ -25,6 +27,7 @@ from controller.feedback.reselection import (
 from controller.feedback.scoring import RealizedPairs
 from controller.forecasting.auto import AutoForecaster, ModelChoice, seasons_for
 from controller.forecasting.conformal import ConformalBands
+from controller.workflow.learning import decide
 
 NOW = datetime(2026, 11, 10, tzinfo=UTC)
 
@@ -223,3 +226,14 @@ def test_the_loop_reads_one_forecast_per_origin_spaced_apart(database_url: str) 
     assert origins == [NOW + step * k for k in (2, 5, 8, 11)]  # newest kept, 15 min apart
     assert [s.cycle_id for s in sample] == [14, 29, 44, 59]  # each origin's latest cycle
     engine.dispose()
+
+
+def test_turning_bias_correction_off_drops_the_correction_in_force() -> None:
+    corrections = [BiasCorrection(NOW - timedelta(days=1), 1.5, "too low")]
+    actual = Series("p", NOW - timedelta(days=2), timedelta(minutes=5), np.ones(576))
+    on = decide(FeedbackConfig(), NOW, [], actual, corrections, None)
+    off = decide(
+        FeedbackConfig(bias=BiasFeedbackConfig(enabled=False)), NOW, [], actual, corrections, None
+    )
+    assert on.learned.bias_factor == 1.5 and off.learned.bias_factor == 1.0
+    assert on.reselect == "first selection" and on.learned.keep is None
