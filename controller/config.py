@@ -346,7 +346,9 @@ class BiasFeedbackConfig(_Section):
         default=3.0, description="|mean log error| / its autocorrelation-aware standard error"
     )
     min_points: Annotated[int, Field(ge=4)] = Field(
-        default=48, description="realized buckets the test needs (48 = 4 h of 5-minute steps)"
+        default=144,
+        description="realized buckets the test needs (144 = half a day of 5-minute steps: a "
+        "bias must last; the hours after an outage must not pass for one)",
     )
     min_shift: Annotated[float, Field(ge=0, lt=1)] = Field(
         default=0.05, description="biases under this relative size (0.05 = 5 %) are left alone"

@@ -30,7 +30,7 @@ BATCHES = 8
 @dataclass(frozen=True)
 class BiasRule:
     t_threshold: float = 3.0
-    min_points: int = 48
+    min_points: int = 144
     min_shift: float = 0.05
     max_factor: float = 3.0
 

@@ -53,21 +53,24 @@ def realized(forecasts: Sequence[Forecast], actual: Series) -> RealizedErrors:
     horizon = max((f.horizon for f in forecasts), default=0)
     shape = (len(forecasts), horizon)
     errors, truth, covered = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
+    padded = np.concatenate([actual.values, np.full(horizon, np.nan)])
     for i, forecast in enumerate(forecasts):
         if forecast.step != actual.step:
             raise ValueError(
                 f"forecast step {forecast.step} differs from the actuals' {actual.step}"
             )
         offset = int((forecast.origin - actual.start) / actual.step)
-        for h in range(forecast.horizon):
-            index = offset + h
-            if 0 <= index < len(actual) and not np.isnan(actual.values[index]):
-                value = float(actual.values[index])
-                truth[i, h] = value
-                errors[i, h] = value - float(forecast.mean[h])
-                low, high = forecast.quantiles.get(0.05), forecast.quantiles.get(0.95)
-                if low is not None and high is not None:
-                    covered[i, h] = float(low[h] <= value <= high[h])
+        steps = np.arange(forecast.horizon)
+        index = offset + steps
+        inside = (index >= 0) & (index < len(actual))
+        values = np.where(inside, padded[np.clip(index, 0, len(padded) - 1)], np.nan)
+        seen = ~np.isnan(values)
+        truth[i, : forecast.horizon] = values
+        errors[i, : forecast.horizon] = values - forecast.mean
+        low, high = forecast.quantiles.get(0.05), forecast.quantiles.get(0.95)
+        if low is not None and high is not None:
+            inside_band = (low <= values) & (values <= high)
+            covered[i, : forecast.horizon] = np.where(seen, inside_band.astype(float), np.nan)
     return RealizedErrors(errors, truth, covered)
 
 

@@ -46,7 +46,7 @@ def test_cycles_learn_profiles_use_them_and_show_declared_and_learned(
     assert not any("declared profile" in reason for reason in web.reasons)
     # the second cycle scored the first one's forecasts and tested their bias
     assert shopper.intervals.realized_forecasts == 1
-    assert "over 72 points" in shopper.bias.last_test  # 6 hours of 5-minute steps realized
+    assert shopper.bias.last_test == "72 realized points, 144 needed"  # 6 h of 5-minute steps
     assert first.state.learning[0].bias.last_test == "no realized forecasts yet"
 
 

@@ -74,7 +74,7 @@ def test_too_few_points_or_a_tiny_shift_are_left_alone() -> None:
 
 
 def test_the_correction_stays_within_its_bounds() -> None:
-    test = bias_test(np.log(10.0) + ar1(100, 0.0, 0.01, 4), BiasRule())
+    test = bias_test(np.log(10.0) + ar1(200, 0.0, 0.01, 4), BiasRule())
     assert next_factor(1.0, test, BiasRule(max_factor=3.0)) == 3.0
 
 
