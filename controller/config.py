@@ -385,6 +385,9 @@ class ProfileFeedbackConfig(_Section):
 
     enabled: bool = True
     window: Duration = Field(default=timedelta(days=7), description="metric history measured")
+    every: Duration = Field(
+        default=timedelta(hours=1), description="re-measure at most this often (7 days of reads)"
+    )
     min_buckets: Annotated[int, Field(ge=1)] = Field(
         default=120, description="buckets with enough sessions needed before a profile is learned"
     )

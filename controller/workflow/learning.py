@@ -94,9 +94,12 @@ class PersonaFeedback:
 
 
 def lookback(settings: FeedbackConfig) -> timedelta:
-    """How far back forecasts and actuals are read: the longest window (+ a day to scale MASE)."""
-    windows = (settings.intervals.window, settings.bias.window, settings.reselection.window)
-    return max(windows) + timedelta(days=1)
+    """How far back earlier forecasts are read: the longest window."""
+    return max(settings.intervals.window, settings.bias.window, settings.reselection.window)
+
+
+MASE_SCALE = timedelta(days=1)
+"""actuals are read this much further back: MASE divides by the seasonal naive's error (m = 1 d)"""
 
 
 def decide(
@@ -194,12 +197,13 @@ def forecast_with_feedback(
     results: dict[str, Forecast] = {}
     states = []
     start = origin - lookback(settings)
+    actuals_from = start - MASE_SCALE
     with threadpool_limits(limits=1):
         for file in personas.files:
             key = file.persona.key
             sample = forecasts.spaced(key, start, ORIGIN_SPACING)
             past = [s.forecast for s in sample if s.forecast.origin < origin]
-            actual = persona_rate(config, metrics, key, start, origin)
+            actual = persona_rate(config, metrics, key, actuals_from, origin)
 
             def make(learned: Learned, file: PersonaFile = file) -> tuple[Forecast, Selection]:
                 return steps.forecast_persona(config, file, metrics, origin, calendar, learned)
@@ -263,7 +267,10 @@ def update_profiles(
         return {}
     bucket = config.events.bucket
     start = origin - settings.window
+    stored = learning.profiles()
     for key in personas.keys:
+        if key in stored and timedelta(0) <= origin - stored[key].learned_at < settings.every:
+            continue
         use = MeasuredUse(
             bucket.total_seconds(),
             sessions_per_bucket(metrics, key, start, origin, bucket).values,
