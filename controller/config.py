@@ -341,7 +341,11 @@ class BiasFeedbackConfig(_Section):
     """A persistent bias shifts the next forecasts (docs/feedback.md: the test)."""
 
     enabled: bool = True
-    window: Duration = Field(default=timedelta(days=1), description="realized errors tested")
+    window: Duration = Field(
+        default=timedelta(days=2),
+        description="realized errors tested; its halves must agree, so 2 days = a bias that "
+        "lasts from one day to the next, not one day's level",
+    )
     t_threshold: Annotated[float, Field(gt=0)] = Field(
         default=3.0, description="|mean log error| / its autocorrelation-aware standard error"
     )
