@@ -490,6 +490,11 @@ class AnomaliesConfig(_Section):
     unmatched_factor: Annotated[float, Field(gt=1)] = 3.0
     unmatched_min_rate: Annotated[float, Field(ge=0)] = 5.0
     vanished_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.2
+    vanished_min_rate: Annotated[float, Field(ge=0)] = Field(
+        default=10.0,
+        description="events per minute a persona must be expected to have before its traffic "
+        "can vanish (a quiet night going quieter is not news)",
+    )
     policies: dict[AnomalyKindName, AnomalyPolicyConfig] = Field(default_factory=dict)
     webhook_url: str | None = Field(default=None, description="POST alerts here (http/https)")
     sns_topic_arn: str | None = Field(default=None, description="publish alerts to this topic")

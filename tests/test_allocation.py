@@ -287,3 +287,12 @@ def test_scale_in_is_damped_by_the_window_and_the_rate(
         step_down = max(1, math.floor(desired[t - 1] * rate))
         assert desired[t] >= desired[t - 1] - step_down or desired[t] == low
         assert desired[t] >= max(needed[max(0, t - window) : t + 1])
+
+
+def test_the_scale_in_step_limit_starts_from_the_capacity_in_force_when_given() -> None:
+    demand = np.zeros(6)
+    r = rule(min_size=0, warmup=timedelta(0), scale_in_rate=0.25)
+    free = allocate(r, cpu_demand(demand), ORIGIN, STEP, CATALOG)
+    carried = allocate(r, cpu_demand(demand), ORIGIN, STEP, CATALOG, current=20)
+    assert free.desired_per_step == (0, 0, 0, 0, 0, 0)  # within one plan only: step 0 is free
+    assert carried.desired_per_step == (15, 12, 9, 7, 6, 5)  # 20 was in force before step 0

@@ -45,6 +45,7 @@ def test_a_cycle_ingests_forecasts_allocates_plans_applies_and_records_state(
         "monitor",
         "forecast",
         "feedback",
+        "anomalies",
         "allocate",
         "render",
         "plan",

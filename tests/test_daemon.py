@@ -95,3 +95,49 @@ def test_a_signal_stops_the_daemon_cleanly_after_the_running_cycle(
     assert process.returncode == 0, err
     assert "stopping: waiting for the running cycle to finish" in output
     assert "stopped after" in output and ", 0 failed" in output
+
+
+def _terraform_children(pid: int) -> list[int]:
+    """Child processes of `pid` (started from any of its threads) that run the embedded
+    Terraform worker."""
+    children: list[str] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            children += (task / "children").read_text().split()
+        except FileNotFoundError:  # the thread ended meanwhile
+            continue
+    found = []
+    for child in children:
+        try:
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        except FileNotFoundError:
+            continue
+        if b"embedded_worker" in cmdline:
+            found.append(int(child))
+    return found
+
+
+def test_ctrl_c_to_the_process_group_mid_terraform_lets_the_cycle_finish(project: Path) -> None:
+    """A terminal's Ctrl-C reaches every process of the foreground group, Terraform's too."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "controller.cli", "--config", str(project), "daemon"],
+        cwd=project.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not _terraform_children(process.pid):
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        os.killpg(process.pid, signal.SIGINT)
+        output, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 0, err
+    assert "stopping: waiting for the running cycle to finish" in output
+    assert "FAILED" not in output and "stopped after 1 cycle(s), 0 failed" in output

@@ -1,10 +1,12 @@
-"""File writes that never leave half a file behind."""
+"""Reading input files with errors a person can act on; writes that never leave half a file."""
 
 from __future__ import annotations
 
 import os
 import tempfile
 from pathlib import Path
+
+from controller.domain.errors import InputError
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -20,3 +22,16 @@ def write_atomically(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def read_input_text(path: Path, encoding: str = "utf-8") -> str:
+    """The whole text of an input file; a missing, unreadable or non-UTF-8 file raises
+    InputError naming the path (and the byte that is not UTF-8)."""
+    try:
+        return path.read_text(encoding=encoding)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None

@@ -133,8 +133,25 @@ def _page(data: ReportData, persona_images: list[str], fleet_images: list[str]) 
     drift = (
         "".join(f"<li>{html.escape(str(x))}</li>" for x in state.drift.findings) or "<li>none</li>"
     )
+    anomaly_rows = [
+        [
+            a.kind.replace("_", " "),
+            a.persona or "-",
+            a.status,
+            f"{a.start:%Y-%m-%d %H:%MZ}",
+            f"{a.end:%Y-%m-%d %H:%MZ}",
+            f"{a.size:.3g}",
+            ", ".join(f"{k}={v}" for k, v in sorted(a.evidence.items())),
+            "; ".join([", ".join(a.actions), *a.mitigation]),
+        ]
+        for a in state.anomalies
+    ]
     anomalies = (
-        "".join(f"<li>{html.escape(str(a))}</li>" for a in state.anomalies) or "<li>none</li>"
+        "<table><tr><th>kind</th><th>persona</th><th>status</th><th>start</th><th>end</th>"
+        f"<th>size</th><th>evidence</th><th>actions / in force</th></tr>{_rows(anomaly_rows)}"
+        "</table>"
+        if anomaly_rows
+        else "<p>none</p>"
     )
     images = "".join(
         f"<img src='{html.escape(n)}' alt='{html.escape(n)}'>"
@@ -155,7 +172,7 @@ td,th{{border:1px solid #ccc;padding:4px 8px}}img{{max-width:100%;display:block;
 <h2>Plots</h2>{images}
 <h2>Recent plans</h2><table><tr><th>plan</th><th>made</th><th>status</th><th>changes</th></tr>{_rows(plan_rows)}</table>
 <h2>Drift</h2><ul>{drift}</ul>
-<h2>Anomalies</h2><ul>{anomalies}</ul>
+<h2>Anomalies</h2>{anomalies}
 </body></html>
 """
 

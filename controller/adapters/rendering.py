@@ -7,7 +7,7 @@ allocation always gives the same bytes and a template mistake fails here, not in
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +36,10 @@ class VariableRenderer:
         self,
         allocations: Sequence[FleetAllocation],
         load_balancers: Sequence[LoadBalancerAllocation] | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """`load_balancers` None: one per fleet, named after it, with that fleet's LCU."""
+        """`load_balancers` None: one per fleet, named after it, with that fleet's LCU.
+        `extra`: more variables written as they are (data, e.g. `anomaly_rate_limits`)."""
         fleets = [_as_template_input(a) for a in sorted(allocations, key=lambda a: a.fleet)]
         if load_balancers is None:
             load_balancers = [
@@ -67,16 +69,20 @@ class VariableRenderer:
             ) from exc
         if not isinstance(data, dict):
             raise PermanentError(f"{TFVARS_TEMPLATE} must render a JSON object")
-        return data
+        clash = sorted(set(data) & set(extra or {}))
+        if clash:
+            raise PermanentError(f"{TFVARS_TEMPLATE} already renders {', '.join(clash)}")
+        return {**data, **(extra or {})}
 
     def write(
         self,
         allocations: Sequence[FleetAllocation],
         directory: Path,
         load_balancers: Sequence[LoadBalancerAllocation] | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> Path:
         path = directory / TFVARS_FILE
-        write_atomically(path, canonical_json(self.variables(allocations, load_balancers)))
+        write_atomically(path, canonical_json(self.variables(allocations, load_balancers, extra)))
         return path
 
     @staticmethod

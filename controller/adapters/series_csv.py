@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from controller.adapters.files import read_input_text
 from controller.domain.errors import InputError
 from controller.domain.forecast import Forecast
 from controller.domain.series import Series
@@ -51,14 +52,7 @@ def read_series_csv(path: Path, freq: timedelta | None = None) -> list[Series]:
 
     With `freq` coarser than the data's step, buckets of `freq` take the mean of their rows.
     """
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    text = read_input_text(path, encoding="utf-8-sig")
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if header is None:

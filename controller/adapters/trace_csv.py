@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from controller.adapters.files import write_atomically
+from controller.adapters.files import read_input_text, write_atomically
 from controller.domain.errors import InputError
 from controller.domain.series import FloatArray
 
@@ -27,12 +27,7 @@ class DemandTrace:
 
 
 def read_trace(path: Path) -> DemandTrace:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    text = read_input_text(path)
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if header is None or [h.strip() for h in header] != list(TRACE_COLUMNS):

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from controller.adapters.files import read_input_text
 from controller.domain.errors import InputError
 
 Loc = tuple[str | int, ...]
@@ -53,15 +54,7 @@ class YamlDocument:
 
 def load_yaml(path: Path) -> YamlDocument:
     """Parse one YAML file; syntax errors and duplicate keys raise InputError naming the line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
-    return parse_yaml(text, path)
+    return parse_yaml(read_input_text(path), path)
 
 
 def parse_yaml(text: str, path: Path) -> YamlDocument:

@@ -8,7 +8,9 @@ fleet's target utilization u:
     held(t)    = max ahead over [t - stabilization, t], where the stretch before the forecast
                  origin is what observed load needed             (scale-in waits the window out)
     desired(t) = max(held(t), desired(t-1) - max(1, floor(desired(t-1) x scale_in_rate)))
-                 clamped to [min, max] (max optionally raised, IncreaseMaxCapacity-style)
+                 clamped to [min, max] (max optionally raised, IncreaseMaxCapacity-style);
+                 desired(-1) is the capacity in force when the caller passes it (`current`),
+                 so the step limit also holds across re-plans, else step 0 is not limited
 
 Scheduled actions: one per whole UTC hour within the schedule horizon at the hour's peak, only
 where the value changes, at most 100 per group. See docs/allocation.md.
@@ -17,7 +19,8 @@ where the value changes, at most 100 per group. See docs/allocation.md.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -68,7 +71,10 @@ def allocate(
     origin: datetime,
     step: timedelta,
     catalog: Catalog,
+    current: int | None = None,
 ) -> FleetAllocation:
+    """`current`: the desired capacity in force (last applied plan), which the scale-in step
+    limit starts from; None (the daemon today) limits steps within this plan only."""
     choice = choose_type(rule, demand.resources, catalog, step)
     kind = choice.instance_type
     per_instance = kind.capacity * rule.target_utilization
@@ -78,7 +84,7 @@ def allocate(
     observed_need = _observed_need(demand.observed, per_instance)
     window = math.ceil(rule.scale_in_stabilization / step)
     held = _stabilized(ahead, observed_need, window)
-    damped = _rate_limited(held, rule.scale_in_rate)
+    damped = _rate_limited(held, rule.scale_in_rate, current)
     ceiling = _ceiling(rule, damped)
     desired = np.clip(damped, rule.min_size, ceiling)
     horizon = len(desired)
@@ -211,9 +217,16 @@ def _stabilized(ahead: IntArray, observed_need: int, window: int) -> IntArray:
     return np.asarray(windows.max(axis=1), dtype=np.int64)
 
 
-def _rate_limited(held: IntArray, rate: float) -> IntArray:
-    """Step down at most max(1, rate x current) instances per step; step up at once."""
+def _rate_limited(held: IntArray, rate: float, current: int | None = None) -> IntArray:
+    """Step down at most max(1, rate x current) instances per step; step up at once.
+
+    With `current` (the capacity in force before step 0), step 0 is limited from it too.
+    """
     out = held.copy()
+    if current is not None and out.size and current > 0:
+        floor = current - max(1, math.floor(current * rate))
+        if out[0] < floor:
+            out[0] = floor
     for t in range(1, len(out)):
         previous = int(out[t - 1])
         floor = previous - max(1, math.floor(previous * rate))
@@ -228,6 +241,33 @@ def _ceiling(rule: FleetRule, damped: IntArray) -> IntArray:
         return base
     raised = np.ceil(np.round(damped * (1 + rule.max_capacity_buffer / 100), 9)).astype(np.int64)
     return np.where(damped > rule.max_size, np.maximum(base, raised), base)
+
+
+def with_desired(
+    rule: FleetRule,
+    allocation: FleetAllocation,
+    desired: Sequence[int],
+    origin: datetime,
+    step: timedelta,
+    reason: str,
+) -> FleetAllocation:
+    """The allocation with a desired capacity per step decided outside the allocator (an
+    anomaly's temporary scale-out): desired now and the scheduled actions follow it, and the
+    reason joins the others so the plan review shows it. The group's max never drops below it."""
+    values = np.asarray(desired, dtype=np.int64)
+    if values.shape[0] != len(allocation.desired_per_step):
+        raise ValueError(
+            f"{rule.name}: {values.shape[0]} desired steps for {len(allocation.desired_per_step)}"
+        )
+    ceiling = np.maximum(values, max(rule.max_size, allocation.max_size))
+    return replace(
+        allocation,
+        desired_now=int(values[0]) if values.shape[0] else allocation.desired_now,
+        max_size=int(ceiling[0]) if values.shape[0] else allocation.max_size,
+        desired_per_step=tuple(int(v) for v in values),
+        scheduled_actions=_schedule(rule, values, ceiling, origin, step),
+        reasons=(*allocation.reasons, reason),
+    )
 
 
 def _schedule(

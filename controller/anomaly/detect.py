@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import numpy.typing as npt
 
-from controller.anomaly.records import Finding
+from controller.anomaly.records import AnomalyKind, Finding
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -113,19 +113,46 @@ def unmatched_spike(
     times: Sequence[datetime], unmatched: FloatArray, baseline: FloatArray, thresholds: Thresholds
 ) -> list[Finding]:
     """Unmatched sessions per step far above their usual rate for a sustained period."""
+    return _rate_spike("unmatched_spike", None, "unmatched", times, unmatched, baseline, thresholds)
+
+
+def unusual_session_rate(
+    times: Sequence[datetime],
+    unusual: FloatArray,
+    baseline: FloatArray,
+    persona: str | None,
+    thresholds: Thresholds,
+) -> list[Finding]:
+    """Matched sessions with very unusual resource use, per step, far above their usual rate for
+    a sustained period (the session-level rate metric; same test as an unmatched spike)."""
+    return _rate_spike(
+        "unusual_resources", persona, "unusual", times, unusual, baseline, thresholds
+    )
+
+
+def _rate_spike(
+    kind: AnomalyKind,
+    persona: str | None,
+    label: str,
+    times: Sequence[datetime],
+    counts: FloatArray,
+    baseline: FloatArray,
+    thresholds: Thresholds,
+) -> list[Finding]:
     limit = np.maximum(thresholds.unmatched_factor * baseline, thresholds.unmatched_min_rate)
-    values = smooth(unmatched, thresholds.smoothing_steps)
+    values = smooth(counts, thresholds.smoothing_steps)
     with np.errstate(invalid="ignore"):
         flag = values > limit
     return [
         Finding(
-            "unmatched_spike",
-            None,
+            kind,
+            persona,
             times[a],
             _end(times, b),
-            float(np.nanmean(values[a:b]) / max(float(np.nanmean(baseline[a:b])), 1e-9)),
+            # a ratio to the usual rate, counted as at least one per step (usual may be 0)
+            float(np.nanmean(values[a:b]) / max(float(np.nanmean(baseline[a:b])), 1.0)),
             {
-                "unmatched_per_step": round(float(np.nanmean(unmatched[a:b])), 3),
+                f"{label}_per_step": round(float(np.nanmean(counts[a:b])), 3),
                 "baseline_per_step": round(float(np.nanmean(baseline[a:b])), 3),
             },
         )
@@ -250,3 +277,42 @@ def level_interval(
     level = trailing_median(values, window)
     hi = np.maximum(factor * level, level + poisson_sigmas * np.sqrt(level + 1.0))
     return level, level / factor, hi
+
+
+def rolling_median(values: FloatArray, window: int) -> FloatArray:
+    """Trailing median over `window` steps (present and past only; NaN-aware). A burst that
+    lasts moves it; one client's spike of a minute or two does not."""
+    if window <= 1:
+        return values
+    padded = np.concatenate([np.full(window - 1, np.nan), values])
+    views = np.lib.stride_tricks.sliding_window_view(padded, window)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.asarray(np.nanmedian(views, axis=1), dtype=np.float64)
+
+
+def burst_interval(
+    values: FloatArray,
+    period: int,
+    level_window: int = 60,
+    factor: float = 2.0,
+    poisson_sigmas: float = 4.0,
+    width: float = 1.0,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """A forecast-free band (expected, lo, hi) for bursts in a count with a daily shape, from two
+    baselines that fail in different places; a step is above only if it is above both.
+
+    - level: the median of the previous `level_window` steps, carried along the usual daily
+      shape (the seasonal centre now / its median over the same window, clipped to x/÷ 2),
+      x/÷ `factor`, never narrower than `poisson_sigmas` Poisson standard deviations. It follows
+      today's volume (weekends, a busy day) and the usual ramps.
+    - seasonal: `seasonal_interval` of the 3-step trailing mean at `width` robust sigmas. It knows what this time of day
+      usually looks like, so a morning ramp steeper than the last hour's level is not a burst.
+    """
+    centre, _, seasonal_hi = seasonal_interval(smooth(values, 3), period, width=width)
+    with np.errstate(all="ignore"):
+        shape = centre / np.maximum(trailing_median(centre, level_window), 1.0)
+    shape = np.clip(np.where(np.isfinite(shape) & (shape > 0), shape, 1.0), 0.5, 2.0)
+    expected = trailing_median(values, level_window) * shape
+    level_hi = np.maximum(factor * expected, expected + poisson_sigmas * np.sqrt(expected + 1.0))
+    return expected, expected / factor, np.fmax(level_hi, seasonal_hi)

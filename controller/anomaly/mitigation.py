@@ -62,10 +62,7 @@ def overrides_for(
         policy = policies.get(anomaly.kind)
         if anomaly.status == "resolved" or policy is None or "scale_out" not in policy.actions:
             continue
-        if (
-            anomaly.kind == "demand_outside_forecast"
-            and anomaly.evidence.get("direction") == "below"
-        ):
+        if _below_forecast(anomaly):
             continue  # less demand than forecast never needs more capacity
         fleets = fleets_of.get(anomaly.persona, ()) if anomaly.persona else all_fleets
         for fleet in fleets:
@@ -126,8 +123,8 @@ def throttle_limits(
         if anomaly.status == "resolved" or policy is None or "throttle" not in policy.actions:
             continue
         persona = anomaly.persona
-        if persona is None:
-            continue
+        if persona is None or _below_forecast(anomaly):
+            continue  # nobody to throttle, or less traffic than expected
         rate = expected_per_client_5min.get(persona)
         if rate is None:
             continue
@@ -140,3 +137,9 @@ def throttle_limits(
 def rate_limit_variables(limits: Mapping[str, int]) -> dict[str, dict[str, int]]:
     """The Terraform variable (tfvars JSON data): empty map = no rule."""
     return {RATE_LIMIT_VARIABLE: dict(sorted(limits.items()))}
+
+
+def _below_forecast(anomaly: Anomaly) -> bool:
+    return (
+        anomaly.kind == "demand_outside_forecast" and anomaly.evidence.get("direction") == "below"
+    )

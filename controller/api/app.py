@@ -15,7 +15,12 @@ from pydantic import BaseModel
 from controller import __version__
 from controller.api.metrics import render_metrics
 from controller.domain.errors import FleetError, TemporaryError
-from controller.domain.state import DriftState, FleetStateDocument, PersonaForecast
+from controller.domain.state import (
+    AnomalyState,
+    DriftState,
+    FleetStateDocument,
+    PersonaForecast,
+)
 from controller.workflow.review_step import approve as approve_plan
 from controller.workflow.wiring import Controller
 
@@ -130,8 +135,8 @@ def create_app(controller: Controller, status: DaemonStatus, token: str | None) 
     def forecasts() -> list[PersonaForecast]:
         return latest_state().forecasts
 
-    @app.get("/anomalies", response_model=list[str], responses=NOT_FOUND)
-    def anomalies() -> list[str]:
+    @app.get("/anomalies", response_model=list[AnomalyState], responses=NOT_FOUND)
+    def anomalies() -> list[AnomalyState]:
         return latest_state().anomalies
 
     @app.get("/drift", response_model=DriftState, responses=NOT_FOUND)

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "ingest",
     "metrics",
     "deadletters",
+    "classify",
 )
 
 

@@ -50,7 +50,7 @@ def register(sub: Subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from controller.adapters.event_file import FileEventSource
-    from controller.workflow.ingestion import open_ingestion
+    from controller.workflow.ingestion import adopt_learning, open_ingestion
 
     config = cli_config(args)
     url = _absolute(args.source) if args.source else config.events.source
@@ -76,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
             )
         stored = ingestion.store.totals(source.key)
         counts = ingestion.store.dead_letter_counts()
+        adopt_learning(ingestion.store)  # a finished run: what it learned is in force next run
     finally:
         stop.restore()
         ingestion.close()
@@ -126,6 +127,8 @@ def _merge(into: IngestTotals, more: IngestTotals) -> None:
     into.dead_letters.update(more.dead_letters)
     into.sessions += more.sessions
     into.unmatched_sessions += more.unmatched_sessions
+    into.unusual_sessions += more.unusual_sessions
+    into.learned_sessions += more.learned_sessions
     into.batches += more.batches
     into.conflicts += more.conflicts
     if more.watermark is not None:
@@ -178,7 +181,9 @@ class _Progress:
             f"in {elapsed:.1f}s ({rate:,.0f} records/s)"
         )
         print(
-            f"  {totals.sessions:,} sessions ({totals.unmatched_sessions:,} unmatched); stream "
+            f"  {totals.sessions:,} sessions ({totals.unmatched_sessions:,} unmatched, "
+            f"{totals.unusual_sessions:,} unusual; {totals.learned_sessions:,} complete ones "
+            "taught the matcher); stream "
             f"time up to {_t(totals.watermark)}; store holds {stored_events:,} events from "
             f"this source, {sum(counts.values()):,} dead letters in all"
         )

@@ -37,6 +37,7 @@ examples:
   fleetctl personas sync personas/              # apply the directory in one transaction
   fleetctl personas show peak-hour-shopper --version 2
   fleetctl personas update peak-hour-shopper edited.yaml --expected-version 3
+  fleetctl personas drift --json                # learned vs declared, per persona version
 """
 
 
@@ -96,6 +97,12 @@ def register(sub: Subparsers) -> None:
     sync.add_argument("directory", nargs="?", type=Path, help="default: personas_dir from config")
     sync.add_argument("--dry-run", action="store_true", help="show what would be written")
     action("schema", "print the persona JSON Schema (for editors)", run_schema)
+    action(
+        "drift",
+        "how each persona's learned parameters differ from its declared ones",
+        run_drift,
+        json_flag=True,
+    )
 
     def usage(_args: argparse.Namespace) -> int:
         parser.print_help()
@@ -260,3 +267,22 @@ def run_schema(_args: argparse.Namespace) -> int:
 
     print(json.dumps(persona_json_schema(), indent=2))
     return 0
+
+
+def run_drift(args: argparse.Namespace) -> int:
+    from controller.adapters.storage.db import connect
+    from controller.adapters.storage.matcher_store import MatcherStore
+    from controller.adapters.storage.persona_store import PersonaStore
+    from controller.commands.drift_output import drift_json, drift_lines
+    from controller.domain.clock import SystemClock
+    from controller.matching.drift import drift
+    from controller.workflow.persona_matching import matcher_learned, personas_in_force
+
+    config = cli_config(args)
+    engine = connect(config.sqlalchemy_url)
+    try:
+        personas = personas_in_force(config, PersonaStore(engine, SystemClock()))
+        found = drift(matcher_learned(config, MatcherStore(engine), personas))
+    finally:
+        engine.dispose()
+    return _emit(args, drift_json(found), drift_lines(found))

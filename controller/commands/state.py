@@ -64,6 +64,13 @@ def run(args: argparse.Namespace) -> int:
             f"    {finding.classification:<8} {finding.resource} {finding.attribute}: "
             f"applied {applied}, live {live} since {finding.since:%Y-%m-%d %H:%MZ}"
         )
+    for anomaly in document.anomalies:
+        who = f" {anomaly.persona}" if anomaly.persona else ""
+        print(
+            f"  anomaly  {anomaly.kind}{who} {anomaly.status}, size {anomaly.size:.3g}, "
+            f"{anomaly.start:%Y-%m-%d %H:%MZ} to {anomaly.end:%H:%MZ}"
+            + "".join(f"; {m}" for m in anomaly.mitigation)
+        )
     for learned in document.learning:
         _print_learning(learned)
     return 0

@@ -11,8 +11,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-SCHEMA_VERSION = 2
-"""2: drift.findings became typed records (were strings); drift.checks and monitor added"""
+SCHEMA_VERSION = 3
+"""2: drift.findings became typed records (were strings); drift.checks and monitor added.
+3: anomalies became typed records (were strings)"""
 
 PlanStatus = Literal["applied", "no-changes", "waiting-for-review", "plan-only", "failed"]
 
@@ -147,6 +148,32 @@ class FleetMonitorState(_Doc):
     health_check: HealthCheckState | None
 
 
+class AnomalyState(_Doc):
+    id: str = Field(description="kind:persona:start (epoch seconds); stable while it lasts")
+    kind: Literal[
+        "unmatched_sessions",
+        "unusual_resources",
+        "demand_outside_forecast",
+        "unmatched_spike",
+        "traffic_vanished",
+    ]
+    persona: str | None = Field(description="null: not one persona's (e.g. unmatched sessions)")
+    status: Literal["open", "ongoing", "resolved"]
+    start: datetime
+    end: datetime = Field(description="end of the newest finding; the anomaly's end once resolved")
+    size: float = Field(
+        description="how far off: ratio to the expected value (>1 above, <1 below) or a count"
+    )
+    evidence: dict[str, float | str] = Field(description="the numbers the detector saw")
+    actions: list[Literal["alert", "scale_out", "throttle"]] = Field(
+        description="what the configured policy does about this kind"
+    )
+    mitigation: list[str] = Field(
+        default_factory=list,
+        description="what is in force because of it (scale-out overrides, rate limits)",
+    )
+
+
 class Incident(_Doc):
     cycle_id: int
     step: str
@@ -219,7 +246,10 @@ class FleetStateDocument(_Doc):
     monitor: list[FleetMonitorState] = Field(
         default_factory=list, description="per fleet: how it did in the window after the last apply"
     )
-    anomalies: list[str] = Field(default_factory=list)
+    anomalies: list[AnomalyState] = Field(
+        default_factory=list,
+        description="unresolved anomalies and those resolved in the last day, oldest first",
+    )
     feedback: dict[str, float] = Field(default_factory=dict)
     learning: list[PersonaLearningState] = Field(
         default_factory=list,

@@ -26,6 +26,8 @@ class BucketRows:
     sessions: IntArray
     resources: IntArray
     """shape (rows, 4), thousandths of cpu_ms, memory_mb, network_kb, io_ops"""
+    unusual_sessions: IntArray
+    """sessions counted here that were, as of that event, matched with unusual resource use"""
 
     def __len__(self) -> int:
         return int(self.bucket_s.shape[0])
@@ -61,8 +63,12 @@ def aggregate(
     personas: Sequence[str],
     counted: BoolArray,
     bucket_ms: int,
+    unusual: BoolArray | None = None,
 ) -> Aggregate:
-    """Sum events, sessions and resources per (bucket, persona, region) and per event type."""
+    """Sum events, sessions and resources per (bucket, persona, region) and per event type.
+
+    `unusual` (per event) marks sessions matched with unusual resource use; a session counts
+    as unusual in a bucket when the event that counts it there is marked."""
     bucket = events.ts_ms // bucket_ms
     n = bucket.shape[0]
     if n == 0:
@@ -81,6 +87,12 @@ def aggregate(
     starts[1:] = np.cumsum(counts)[:-1]
     resources = np.add.reduceat(events.resources[order], starts, axis=0)
     sessions = np.add.reduceat(counted[order].astype(np.int64), starts)
+    odd = counted if unusual is None else counted & unusual
+    unusual_sessions = (
+        np.add.reduceat(odd[order].astype(np.int64), starts)
+        if unusual is not None
+        else np.zeros(keys.shape[0], dtype=np.int64)
+    )
     region = keys % n_regions
     persona = (keys // n_regions) % n_personas
     bucket_start = (keys // (n_regions * n_personas) + low) * bucket_ms // 1000
@@ -91,6 +103,7 @@ def aggregate(
         events=counts,
         sessions=sessions.astype(np.int64),
         resources=resources.astype(np.int64),
+        unusual_sessions=unusual_sessions.astype(np.int64),
     )
 
     typed, type_counts = np.unique(group * n_types + events.type_codes, return_counts=True)
@@ -125,7 +138,7 @@ def covered_spans(
 
 def _no_buckets() -> BucketRows:
     none = np.zeros(0, dtype=np.int64)
-    return BucketRows(none, [], [], none, none, np.zeros((0, 4), dtype=np.int64))
+    return BucketRows(none, [], [], none, none, np.zeros((0, 4), dtype=np.int64), none)
 
 
 def _no_types() -> TypeRows:

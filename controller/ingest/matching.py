@@ -1,68 +1,106 @@
-"""Which persona a session belongs to, from the event types it used.
+"""Which persona a session belongs to: the persona matcher (controller.matching) over sessions.
 
-Until a learned matcher exists, a session's persona is the one whose `access_types` cover the
-most of its event types; ties go to the persona with the fewest other types (the tighter fit),
-then to the key. A session using no type any persona declares is unmatched.
+Every event is classified by its session as of that event (types used so far, resource use per
+event so far, start time, region), all sessions of a batch in one numpy pass. A session below the
+matcher's thresholds counts for the pseudo-persona "unmatched". A matched session is *unusual*
+when its resource use per event is more than `unusual_z` of its persona's (learned or declared)
+standard deviations away from the persona's mean in any resource, in log space.
+
+Learning reads complete sessions only: `statistics` is one EM step (responsibilities under the
+parameters in force) over the sessions a batch closed; matched, usual sessions teach, unmatched
+and unusual ones do not (anomalies must not become the norm).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from controller.ingest.columns import IntArray
-from controller.ingest.sessions import TypeBits, UIntArray
+from controller.ingest.columns import BoolArray, IntArray
+from controller.ingest.sessions import SessionSoFar, TypeBits
+from controller.matching.features import (
+    FloatArray,
+    SessionFeatures,
+    counts_from_type_masks,
+    hour_of_week,
+)
+from controller.matching.model import (
+    UNMATCHED,
+    Classification,
+    PersonaMatcher,
+    Statistics,
+    session_statistics,
+)
 
-UNMATCHED = "unmatched"
+__all__ = ["UNMATCHED", "SessionClassifier", "SessionMatches"]
+
+DEFAULT_UNUSUAL_Z = 4.0
 
 
-class AccessTypeMatcher:
-    def __init__(self, access_types: Mapping[str, Iterable[str]]) -> None:
-        self._types = {key: frozenset(types) for key, types in sorted(access_types.items())}
-
-    @property
-    def keys(self) -> list[str]:
-        return list(self._types)
-
-    def match(self, event_types: Iterable[str]) -> str:
-        used = set(event_types)
-        best, best_score = UNMATCHED, (0.0, 0.0)
-        for key, declared in self._types.items():
-            covered = len(used & declared)
-            if not covered:
-                continue
-            score = (covered / len(used), covered / len(declared))
-            if score > best_score:
-                best, best_score = key, score
-        return best
+@dataclass(frozen=True)
+class SessionMatches:
+    codes: IntArray
+    """persona code per session: 0 = unmatched, k + 1 = matcher key k (see `personas`)"""
+    probability: FloatArray
+    """posterior of the most probable persona"""
+    unusual: BoolArray
+    """matched, but resource use far outside the persona's profile"""
+    classification: Classification
 
 
 class SessionClassifier:
-    """Persona codes for many sessions at once, from their event-type masks.
+    """Persona codes for many sessions at once; `personas[code]` names the persona."""
 
-    Sessions share few distinct type sets, so each distinct mask is matched once and cached;
-    per event the cost is a table lookup. `personas[code]` names the persona (or UNMATCHED).
-    """
-
-    def __init__(self, matcher: AccessTypeMatcher, bits: TypeBits) -> None:
+    def __init__(
+        self, matcher: PersonaMatcher, bits: TypeBits, unusual_z: float = DEFAULT_UNUSUAL_Z
+    ) -> None:
         self.matcher = matcher
         self.bits = bits
-        self.personas: list[str] = [UNMATCHED, *matcher.keys]
-        self._code = {name: i for i, name in enumerate(self.personas)}
-        self._cache: dict[int, int] = {}
+        self.unusual_z = unusual_z
+        self.personas: list[str] = matcher.personas
 
-    def classify(self, masks: UIntArray) -> IntArray:
-        if masks.shape[0] == 0:
-            return np.zeros(0, dtype=np.int64)
-        inverse, distinct = pd.factorize(masks)  # hashing: no sort of every event
-        codes = np.array([self._match(int(m)) for m in distinct], dtype=np.int64)
-        return np.asarray(codes[np.asarray(inverse, dtype=np.int64)], dtype=np.int64)
+    def features(self, sessions: SessionSoFar) -> SessionFeatures:
+        vocabulary = self.matcher.vocabulary
+        inverse, distinct = pd.factorize(sessions.mask)  # few distinct type mixes
+        counts = counts_from_type_masks(
+            np.asarray(distinct, dtype=np.uint64), self.bits.names, vocabulary
+        )
+        per_event = sessions.resources / (1000.0 * np.maximum(sessions.events, 1))[:, None]
+        slots = {name: i for i, name in enumerate(vocabulary.regions)}
+        region_slot = np.array(
+            [slots.get(name, -1) for name in sessions.region_names] or [-1], dtype=np.int64
+        )
+        start_s = sessions.start_ms / 1000.0
+        one_offs = any(self.matcher.declared.one_off)
+        return SessionFeatures(
+            counts,
+            np.asarray(per_event, dtype=np.float64),
+            hour_of_week(start_s),
+            region_slot[sessions.region] if len(sessions) else np.zeros(0, dtype=np.int64),
+            start_s if one_offs else None,
+            np.asarray(inverse, dtype=np.int64),
+        )
 
-    def _match(self, mask: int) -> int:
-        code = self._cache.get(mask)
-        if code is None:
-            code = self._code[self.matcher.match(self.bits.names_in(mask))]
-            self._cache[mask] = code
-        return code
+    def classify(self, sessions: SessionSoFar) -> SessionMatches:
+        result = self.matcher.score(self.features(sessions))
+        matched = result.persona >= 0
+        far = np.abs(result.resource_z).max(axis=1) > self.unusual_z if len(sessions) else matched
+        return SessionMatches(
+            np.asarray(result.persona + 1, dtype=np.int64),
+            result.probability,
+            np.asarray(matched & far, dtype=bool),
+            result,
+        )
+
+    def statistics(self, sessions: SessionSoFar) -> Statistics | None:
+        """What the complete `sessions` teach (None when they teach nothing)."""
+        if len(sessions) == 0 or not self.matcher.keys:
+            return None
+        features = self.features(sessions)
+        found = self.classify(sessions)
+        teach = (found.codes > 0) & ~found.unusual
+        if not teach.any():
+            return None
+        return session_statistics(self.matcher, features, found.classification, teach)

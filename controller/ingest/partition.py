@@ -14,7 +14,7 @@ import numpy as np
 from controller.ingest.aggregate import covered_spans
 from controller.ingest.columns import BoolArray, EventColumns, IntArray
 from controller.ingest.matching import SessionClassifier
-from controller.ingest.sessions import SessionState, sessionize
+from controller.ingest.sessions import SessionSoFar, SessionState, sessionize
 from controller.ingest.stream_time import screen
 
 
@@ -48,6 +48,8 @@ class PartitionStep:
     """the accepted events"""
     persona_codes: IntArray
     counted: BoolArray
+    unusual: BoolArray
+    """per event: its session, as of this event, is matched with unusual resource use"""
     too_late: IntArray
     """record indices of events older than watermark - allowed lateness"""
     too_late_ts: IntArray
@@ -59,6 +61,9 @@ class PartitionStep:
     reference_ms: int | None
     session_personas: IntArray
     """persona code of each session seen in this step, as of its last event here"""
+    session_unusual: BoolArray
+    closed: SessionSoFar
+    """sessions this step completed (a new session of the key began, or they expired)"""
     covered: list[tuple[int, int]]
     state: PartitionState
 
@@ -82,22 +87,37 @@ def advance(
         state.sessions,
         rules.session_gap_ms,
         rules.bucket_ms,
+        kept.resources,
+        kept.region_codes,
+        kept.regions,
     )
-    sessions = result.state
+    sessions, expired = result.state, SessionState.empty()
     if screened.watermark_ms is not None:
         horizon = screened.watermark_ms - rules.allowed_lateness_ms - rules.session_gap_ms
-        sessions = sessions.expire(horizon)
+        sessions, expired = sessions.expire(horizon)
+    per_event = classifier.classify(result.so_far)
+    last = result.session_events  # a session as of its last event here is that event's match
+    closed = SessionSoFar.concat(
+        [
+            result.replaced.so_far(),
+            result.sessions.take(result.session_closed),
+            expired.so_far(),
+        ]
+    )
     return PartitionStep(
         events=kept,
-        persona_codes=classifier.classify(result.masks),
+        persona_codes=per_event.codes,
         counted=result.counted,
+        unusual=per_event.unusual,
         too_late=events.records[screened.too_late],
         too_late_ts=events.ts_ms[screened.too_late],
         too_late_stream_ms=screened.stream_ms[screened.too_late],
         too_far_ahead=events.records[screened.too_far_ahead],
         too_far_ahead_ts=events.ts_ms[screened.too_far_ahead],
         reference_ms=screened.reference_ms,
-        session_personas=classifier.classify(result.session_masks),
+        session_personas=per_event.codes[last],
+        session_unusual=per_event.unusual[last],
+        closed=closed,
         covered=covered_spans(kept.ts_ms, rules.max_silence_ms, state.watermark_ms),
         state=PartitionState(screened.watermark_ms, sessions),
     )

@@ -13,14 +13,21 @@ restart that re-reads from a stored position reproduces exactly what an uninterr
   Late events (within the allowed lateness) into a bucket it already counted do not count it
   again; the state remembers the last 64 buckets of each open session for this.
 
+- What the persona matcher reads about a session is what it did *so far*: types used (mask),
+  events, resource sums, start (its earliest event time) and region (of its first event). Every
+  event carries these as of itself, so classifying events never depends on the batching either.
+- A session is complete (closed) when its key starts a new session, or when it expires; each
+  closes exactly once, which is what learning reads.
+
 The state between batches is a few arrays per open session (newest time, types seen as a bit
-mask, counted buckets); it is stored with the partition's position in the same transaction.
+mask, counted buckets, the features above); it is stored with the partition's position in the
+same transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -78,6 +85,53 @@ class TypeBits:
 
 
 @dataclass(frozen=True)
+class SessionSoFar:
+    """What sessions (or session prefixes) did so far, one row each: the matcher's input."""
+
+    mask: UIntArray
+    """event types used"""
+    events: IntArray
+    resources: IntArray
+    """(n, 4) sums of cpu_ms, memory_mb, network_kb, io_ops in thousandths"""
+    start_ms: IntArray
+    """earliest event time"""
+    region: IntArray
+    """index into region_names: the region of the session's first event"""
+    region_names: Sequence[str]
+
+    def __len__(self) -> int:
+        return int(self.mask.shape[0])
+
+    def take(self, which: BoolArray | IntArray) -> SessionSoFar:
+        return SessionSoFar(
+            self.mask[which],
+            self.events[which],
+            self.resources[which],
+            self.start_ms[which],
+            self.region[which],
+            self.region_names,
+        )
+
+    @staticmethod
+    def concat(parts: Sequence[SessionSoFar]) -> SessionSoFar:
+        names: dict[str, int] = {}
+        regions = []
+        for part in parts:
+            table = np.array(
+                [names.setdefault(n, len(names)) for n in part.region_names] or [0], dtype=np.int64
+            )
+            regions.append(table[part.region] if len(part) else part.region)
+        return SessionSoFar(
+            np.concatenate([p.mask for p in parts] or [np.zeros(0, dtype=np.uint64)]),
+            np.concatenate([p.events for p in parts] or [np.zeros(0, dtype=np.int64)]),
+            np.concatenate([p.resources for p in parts] or [np.zeros((0, 4), dtype=np.int64)]),
+            np.concatenate([p.start_ms for p in parts] or [np.zeros(0, dtype=np.int64)]),
+            np.concatenate(regions or [np.zeros(0, dtype=np.int64)]).astype(np.int64),
+            list(names),
+        )
+
+
+@dataclass(frozen=True)
 class SessionState:
     """Open sessions of one partition, one row per key."""
 
@@ -89,6 +143,13 @@ class SessionState:
     last_bucket: IntArray
     counted: UIntArray
     """bit j set: the session was counted in bucket `last_bucket - j`"""
+    start_ts: IntArray
+    """earliest event time of the current session (ms)"""
+    events: IntArray
+    resources: IntArray
+    """(n, 4) resource sums of the current session, thousandths"""
+    region: ObjectArray
+    """region name of the current session's first event"""
 
     def __len__(self) -> int:
         return int(self.keys.shape[0])
@@ -101,14 +162,29 @@ class SessionState:
             np.zeros(0, dtype=np.uint64),
             np.zeros(0, dtype=np.int64),
             np.zeros(0, dtype=np.uint64),
+            np.zeros(0, dtype=np.int64),
+            np.zeros(0, dtype=np.int64),
+            np.zeros((0, 4), dtype=np.int64),
+            np.zeros(0, dtype=object),
         )
 
-    def expire(self, older_than_ms: int) -> SessionState:
-        """Drop sessions that no future accepted event can continue."""
+    def expire(self, older_than_ms: int) -> tuple[SessionState, SessionState]:
+        """(open, expired): sessions that no future accepted event can continue are closed."""
         keep = self.last_ts >= older_than_ms
         if keep.all():
-            return self
-        return self._take(keep)
+            return self, SessionState.empty()
+        return self._take(keep), self._take(~keep)
+
+    def so_far(self) -> SessionSoFar:
+        codes, names = pd.factorize(self.region)
+        return SessionSoFar(
+            self.mask,
+            self.events,
+            self.resources,
+            self.start_ts,
+            np.asarray(codes, dtype=np.int64),
+            [str(n) for n in names],
+        )
 
     def _take(self, which: BoolArray | IntArray) -> SessionState:
         return SessionState(
@@ -117,6 +193,29 @@ class SessionState:
             self.mask[which],
             self.last_bucket[which],
             self.counted[which],
+            self.start_ts[which],
+            self.events[which],
+            self.resources[which],
+            self.region[which],
+        )
+
+    @staticmethod
+    def concat(states: Sequence[SessionState]) -> SessionState:
+        states = [s for s in states if len(s)]
+        if not states:
+            return SessionState.empty()
+        if len(states) == 1:
+            return states[0]
+        return SessionState(
+            np.concatenate([s.keys for s in states]),
+            np.concatenate([s.last_ts for s in states]),
+            np.concatenate([s.mask for s in states]),
+            np.concatenate([s.last_bucket for s in states]),
+            np.concatenate([s.counted for s in states]),
+            np.concatenate([s.start_ts for s in states]),
+            np.concatenate([s.events for s in states]),
+            np.concatenate([s.resources for s in states]),
+            np.concatenate([s.region for s in states]),
         )
 
     @staticmethod
@@ -130,13 +229,7 @@ class SessionState:
             return SessionState.empty()
         if len(states) == 1:
             return states[0]
-        joined = SessionState(
-            np.concatenate([s.keys for s in states]),
-            np.concatenate([s.last_ts for s in states]),
-            np.concatenate([s.mask for s in states]),
-            np.concatenate([s.last_bucket for s in states]),
-            np.concatenate([s.counted for s in states]),
-        )
+        joined = SessionState.concat(states)
         order = np.lexsort((-joined.last_ts, pd.factorize(joined.keys)[0]))
         keys = joined.keys[order]
         first = np.ones(len(keys), dtype=bool)
@@ -150,9 +243,24 @@ class Sessionized:
     """per event: the event types its session used up to and including it"""
     counted: BoolArray
     """per event: it is its session's first event in its bucket"""
-    session_masks: UIntArray
-    """per session seen in this batch: its type mask at its last event here"""
+    so_far: SessionSoFar
+    """per event: its session as of this event (what the event is classified by)"""
+    sessions: SessionSoFar
+    """per session seen in this batch: as of its last event here"""
+    session_events: IntArray
+    """per session seen in this batch: the index of its last event here (into the events)"""
+    session_keys: ObjectArray
+    session_end_ms: IntArray
+    """per session seen in this batch: its newest event time so far"""
+    session_closed: BoolArray
+    """per session seen in this batch: a later session of its key started in this batch"""
+    replaced: SessionState
+    """sessions carried in the state that a new session of their key closed in this batch"""
     state: SessionState
+
+    @property
+    def session_masks(self) -> UIntArray:
+        return self.sessions.mask
 
 
 def sessionize(
@@ -163,12 +271,31 @@ def sessionize(
     state: SessionState,
     gap_ms: int,
     bucket_ms: int,
+    resources: IntArray | None = None,
+    region_codes: IntArray | None = None,
+    regions: Sequence[str] = (),
 ) -> Sessionized:
     """Apply the rules above to accepted events in arrival order; returns the new state."""
     n = int(ts_ms.shape[0])
+    if resources is None:
+        resources = np.zeros((n, 4), dtype=np.int64)
+    if region_codes is None:
+        region_codes, regions = np.zeros(n, dtype=np.int64), ["unknown"]
     if n == 0:
         none = np.zeros(0, dtype=np.uint64)
-        return Sessionized(none, np.zeros(0, dtype=bool), none, state)
+        nothing = SessionState.empty()
+        return Sessionized(
+            none,
+            np.zeros(0, dtype=bool),
+            nothing.so_far(),
+            nothing.so_far(),
+            np.zeros(0, dtype=np.int64),
+            np.zeros(0, dtype=object),
+            np.zeros(0, dtype=np.int64),
+            np.zeros(0, dtype=bool),
+            nothing,
+            state,
+        )
     # Codes are dense (0..len(keys)-1), so ranking the present ones is a bincount, not a sort.
     present = np.flatnonzero(np.bincount(key_codes, minlength=len(keys)))
     rank = np.zeros(len(keys), dtype=np.int64)
@@ -199,9 +326,14 @@ def sessionize(
     seg = np.cumsum(seg_start) - 1
     seg_first = np.flatnonzero(seg_start)
     continues = known[k[seg_first]] & ~new_session[seg_first]
+    seg_row = row[k[seg_first]]
 
-    masks = _prefix_masks(type_bits[order], seg, seg_first, continues, state, row[k[seg_first]])
+    masks = _prefix_masks(type_bits[order], seg, seg_first, continues, state, seg_row)
     counted = _first_in_bucket(seg, bucket, continues[seg], state, row[k])
+    so_far = _prefix_features(
+        t, seg, seg_first, continues, seg_row, state, resources[order], region_codes[order], regions
+    )
+    so_far = replace(so_far, mask=masks)
 
     key_last = np.empty(len(names), dtype=np.int64)
     key_last[:-1] = np.flatnonzero(first)[1:] - 1
@@ -214,23 +346,94 @@ def sessionize(
 
     untouched = np.ones(len(state), dtype=bool)
     untouched[prev[known]] = False
-    updated = SessionState(names, last_ts, masks[key_last], last_bucket, history)
-    rest = state._take(untouched)
-    new_state = SessionState(
-        np.concatenate([rest.keys, updated.keys]),
-        np.concatenate([rest.last_ts, updated.last_ts]),
-        np.concatenate([rest.mask, updated.mask]),
-        np.concatenate([rest.last_bucket, updated.last_bucket]),
-        np.concatenate([rest.counted, updated.counted]),
+    replaced_rows = prev[known & ~continues[seg[np.flatnonzero(first)]]]
+    at_last = so_far.take(key_last)
+    updated = SessionState(
+        names,
+        last_ts,
+        masks[key_last],
+        last_bucket,
+        history,
+        at_last.start_ms,
+        at_last.events,
+        at_last.resources,
+        np.asarray(at_last.region_names, dtype=object)[at_last.region],
     )
-    unsorted_masks = np.empty(n, dtype=np.uint64)
-    unsorted_masks[order] = masks
-    unsorted_counted = np.empty(n, dtype=bool)
-    unsorted_counted[order] = counted
+    new_state = SessionState.concat([state._take(untouched), updated])
+
     seg_last = np.empty(seg_first.shape[0], dtype=np.int64)
     seg_last[:-1] = seg_first[1:] - 1
     seg_last[-1] = n - 1
-    return Sessionized(unsorted_masks, unsorted_counted, masks[seg_last], new_state)
+    closed = np.zeros(seg_first.shape[0], dtype=bool)
+    closed[:-1] = k[seg_first[1:]] == k[seg_first[:-1]]
+    seg_end = np.where(continues, np.maximum(newest[seg_last], seed[seg_last]), newest[seg_last])
+
+    unsorted_counted = np.empty(n, dtype=bool)
+    unsorted_counted[order] = counted
+    back = np.empty(n, dtype=np.int64)
+    back[order] = np.arange(n)
+    per_event = so_far.take(back)
+    return Sessionized(
+        per_event.mask,
+        unsorted_counted,
+        per_event,
+        so_far.take(seg_last),
+        order[seg_last],
+        names[k[seg_first]],
+        seg_end,
+        closed,
+        state._take(replaced_rows),
+        new_state,
+    )
+
+
+def _prefix_features(
+    t: IntArray,
+    seg: IntArray,
+    seg_first: IntArray,
+    continues: BoolArray,
+    seg_row: IntArray,
+    state: SessionState,
+    resources: IntArray,
+    region_codes: IntArray,
+    regions: Sequence[str],
+) -> SessionSoFar:
+    """Events, resource sums, start and region of each event's session up to and including it
+    (sorted order), continuing the carried session where the segment continues one."""
+    n = t.shape[0]
+    total = np.cumsum(resources, axis=0)
+    before = total[seg_first] - resources[seg_first]
+    sums = total - before[seg]
+    count = np.arange(1, n + 1, dtype=np.int64) - seg_first[seg]
+    # running minimum per segment in one pass: each later segment is shifted below all earlier
+    # ones, so the minimum restarts at every segment boundary
+    span = int(t.max()) - int(t.min()) + 1
+    if span * (int(seg[-1]) + 1) < 2**62:
+        start = np.minimum.accumulate(t - seg * span) + seg * span
+    else:  # years of events in one batch (a whole file): the shift would overflow
+        start = pd.Series(t).groupby(seg, sort=False).cummin().to_numpy(dtype=np.int64)
+    seg_region = region_codes[seg_first].astype(np.int64)
+    table = list(regions)
+    if len(state) and continues.any():
+        rows = seg_row[continues]
+        carried_sums = np.zeros((seg_first.shape[0], 4), dtype=np.int64)
+        carried_sums[continues] = state.resources[rows]
+        sums = sums + carried_sums[seg]
+        carried_count = np.zeros(seg_first.shape[0], dtype=np.int64)
+        carried_count[continues] = state.events[rows]
+        count = count + carried_count[seg]
+        carried_start = np.full(seg_first.shape[0], np.iinfo(np.int64).max, dtype=np.int64)
+        carried_start[continues] = state.start_ts[rows]
+        start = np.minimum(start, carried_start[seg])
+        carried = state.region[rows]
+        codes = np.asarray(pd.Index(table).get_indexer(carried), dtype=np.int64)
+        missing = codes < 0
+        if missing.any():
+            extra, names = pd.factorize(carried[missing])
+            codes[missing] = len(table) + extra
+            table = [*table, *(str(n) for n in names)]
+        seg_region[continues] = codes
+    return SessionSoFar(np.zeros(n, dtype=np.uint64), count, sums, start, seg_region[seg], table)
 
 
 def _prefix_masks(

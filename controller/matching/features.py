@@ -55,7 +55,8 @@ class Vocabulary:
 @dataclass(frozen=True)
 class SessionFeatures:
     type_counts: FloatArray
-    """(n, V+1): events of each vocabulary type; last column = types outside the vocabulary"""
+    """(n, V+1): events of each vocabulary type; last column = types outside the vocabulary.
+    With `type_rows`, (D, V+1): the distinct type mixes, and type_rows[i] is session i's row"""
     resource_per_event: FloatArray
     """(n, 4): mean cpu_ms, memory_mb, network_kb, io_ops per event of the session"""
     hour_of_week: IntArray
@@ -64,17 +65,33 @@ class SessionFeatures:
     """(n,): index into Vocabulary.regions, -1 when absent or unknown"""
     start_s: FloatArray | None = None
     """(n,) epoch seconds of the start; only needed for one-off peaks (a dated sale)"""
+    type_rows: IntArray | None = None
+    """(n,) row of `type_counts` per session: sessions share few type mixes, so scoring the
+    type part once per distinct mix saves most of its cost on a stream"""
 
     def __len__(self) -> int:
-        return int(self.type_counts.shape[0])
+        return int(self.hour_of_week.shape[0])
+
+    def counts(self) -> FloatArray:
+        """(n, V+1) type counts per session."""
+        if self.type_rows is None:
+            return self.type_counts
+        return self.type_counts[self.type_rows]
+
+    def events(self) -> FloatArray:
+        """(n,) events (type counts summed) per session."""
+        per_row: FloatArray = np.asarray(self.type_counts.sum(axis=1), dtype=np.float64)
+        return per_row if self.type_rows is None else per_row[self.type_rows]
 
     def take(self, which: IntArray | npt.NDArray[np.bool_]) -> SessionFeatures:
+        rows = None if self.type_rows is None else self.type_rows[which]
         return SessionFeatures(
-            self.type_counts[which],
+            self.type_counts if rows is not None else self.type_counts[which],
             self.resource_per_event[which],
             self.hour_of_week[which],
             self.region[which],
             None if self.start_s is None else self.start_s[which],
+            rows,
         )
 
 

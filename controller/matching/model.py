@@ -22,6 +22,9 @@ Declared parameters (no labels needed):
   event_seconds, memory_mb = memory_demand (a level, not a rate), network_kb = network_bandwidth
   (Mbps) * 125 * event_seconds, io_ops = io_operations * event_seconds. s = `resource_sigma`.
 
+Scoring a stream expands the resource square into matrix products and scores each distinct
+type mix once (`SessionFeatures.type_rows`); `log_likelihood` keeps the direct form.
+
 Outlier score: the best persona's log-likelihood as a z-score against the distribution that
 persona's own model gives sessions of the same number of events (mean and variance are analytic:
 multinomial entropy terms, the time and region entropies, and 1/2 per resource dimension).
@@ -32,10 +35,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import numpy.typing as npt
 
 from controller.domain.persona import WEEKDAYS, OneOffPeak, PeakWindow, Persona
 from controller.matching.features import (
@@ -202,6 +207,10 @@ class PersonaMatcher:
 
     def parameters(self) -> PersonaParameters:
         """Declared parameters, or the learned ones when sessions were observed."""
+        return self._in_force
+
+    @cached_property
+    def _in_force(self) -> PersonaParameters:
         if self.learned is None:
             return self.declared
         return _learned_parameters(self.declared, self.learned, self.settings)
@@ -209,7 +218,7 @@ class PersonaMatcher:
     def log_likelihood(self, features: SessionFeatures) -> tuple[FloatArray, FloatArray]:
         """(n, K) log p(session | k) and (n, K, 4) resource z-scores."""
         p = self.parameters()
-        ll = features.type_counts @ p.log_type.T
+        ll = features.counts() @ p.log_type.T
         ll += p.log_time[:, features.hour_of_week].T
         ll += p.log_region[:, _region_slot(features.region, p.log_region.shape[1])].T
         logx = np.log(np.maximum(features.resource_per_event, LOG_FLOOR))
@@ -232,15 +241,18 @@ class PersonaMatcher:
                 np.zeros((n, k)),
             )
         p = self.parameters()
-        ll, z = self.log_likelihood(features)
+        ll, logx = self._log_likelihood_fast(p, features)
         joint = ll + p.log_weight[None, :]
         joint -= joint.max(axis=1, keepdims=True)
         post = np.exp(joint)
         post /= post.sum(axis=1, keepdims=True)
         best = np.argmax(post, axis=1)
         rows = np.arange(n)
-        mean, var = _expected_log_likelihood(p, features.type_counts.sum(axis=1))
-        outlier = (ll[rows, best] - mean[rows, best]) / np.sqrt(var[rows, best])
+        per_event_mean, per_event_var, fixed_mean, fixed_var = _moments(p)
+        events = features.events()
+        mean = events * per_event_mean[best] + fixed_mean[best]
+        var = np.maximum(events * per_event_var[best] + fixed_var[best], 1e-9)
+        outlier = (ll[rows, best] - mean) / np.sqrt(var)
         prob = post[rows, best]
         ok = (prob >= self.settings.min_probability) & (outlier >= -self.settings.max_outlier_z)
         return Classification(
@@ -248,9 +260,29 @@ class PersonaMatcher:
             best.astype(np.int64),
             prob,
             outlier,
-            z[rows, best],
+            (logx - p.res_mu[best]) / p.res_sigma[best],
             post,
         )
+
+    def _log_likelihood_fast(
+        self, p: PersonaParameters, features: SessionFeatures
+    ) -> tuple[FloatArray, FloatArray]:
+        """(n, K) log p(session | k) as matrix products (the resource square expanded), and
+        (n, 4) log resources: the stream's path, no (n, K, 4) temporaries."""
+        ll = features.type_counts @ p.log_type.T
+        if features.type_rows is not None:
+            ll = ll[features.type_rows]
+        ll += np.ascontiguousarray(p.log_time.T)[features.hour_of_week]
+        slots = _region_slot(features.region, p.log_region.shape[1])
+        ll += np.ascontiguousarray(p.log_region.T)[slots]
+        logx = np.log(np.maximum(features.resource_per_event, LOG_FLOOR))
+        inv = 1.0 / p.res_sigma**2
+        quad = (logx**2) @ inv.T - 2.0 * (logx @ (p.res_mu * inv).T)
+        quad += np.sum(p.res_mu**2 * inv, axis=1)[None, :]
+        ll += -0.5 * quad - np.sum(np.log(p.res_sigma * np.sqrt(2 * np.pi)), axis=1)[None, :]
+        if features.start_s is not None:
+            ll += _one_off_bonus(features.start_s, p.one_off, self.settings.peak_boost)
+        return ll, logx
 
     # ---- learning --------------------------------------------------------------------------
 
@@ -383,10 +415,9 @@ def _region_slot(region: IntArray, slots: int) -> IntArray:
     return np.asarray(np.where(region < 0, slots - 1, region), dtype=np.int64)
 
 
-def _expected_log_likelihood(
-    p: PersonaParameters, events: FloatArray
-) -> tuple[FloatArray, FloatArray]:
-    """(n, K) mean and variance of log p(session | k) for sessions drawn from k itself."""
+def _moments(p: PersonaParameters) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Per persona: mean and variance of log p(session | k) for sessions drawn from k itself,
+    as (per event mean, per event variance, fixed mean, fixed variance)."""
 
     def moments(logp: FloatArray) -> tuple[FloatArray, FloatArray]:
         prob = np.exp(logp)
@@ -398,9 +429,7 @@ def _expected_log_likelihood(
     r_mean, r_var = moments(p.log_region)
     res_mean = np.sum(-0.5 - np.log(p.res_sigma * np.sqrt(2 * np.pi)), axis=1)
     res_var = np.full(res_mean.shape, 0.5 * p.res_sigma.shape[1])
-    mean = events[:, None] * t_mean[None] + (h_mean + r_mean + res_mean)[None]
-    var = events[:, None] * t_var[None] + (h_var + r_var + res_var)[None]
-    return mean, np.maximum(var, 1e-9)
+    return t_mean, t_var, h_mean + r_mean + res_mean, h_var + r_var + res_var
 
 
 def _statistics(
@@ -418,7 +447,7 @@ def _statistics(
         )
     return Statistics(
         resp.sum(axis=0),
-        resp.T @ features.type_counts,
+        resp.T @ features.counts(),
         hours,
         regions,
         resp.T @ logx,
@@ -514,3 +543,49 @@ def _reindex(
         name = names[i] if i < len(names) else None
         out[lookup.get(str(name), slots - 1) if name is not None else slots - 1] += value
     return out
+
+
+def session_statistics(
+    matcher: PersonaMatcher,
+    features: SessionFeatures,
+    classification: Classification,
+    teach: npt.NDArray[np.bool_],
+) -> Statistics:
+    """One online-EM step: the sufficient statistics of the sessions marked `teach`, each
+    spread over personas by its posterior under the parameters in force."""
+    resp = classification.posterior * teach[:, None]
+    return _statistics(features, resp, matcher.declared)
+
+
+LearnedRow = dict[str, list[Any]]
+
+
+def add_learned_rows(a: LearnedRow, b: LearnedRow) -> LearnedRow:
+    """Two rows of `learned_rows` for one persona version, summed; types and regions are added
+    by name (the rows may come from matchers with different vocabularies)."""
+
+    def by_name(names_key: str, values_key: str) -> tuple[list[Any], list[float]]:
+        total: dict[str, float] = {}
+        other = 0.0
+        for row in (a, b):
+            names, values = row[names_key], row[values_key]
+            for i, value in enumerate(values):
+                if i < len(names):
+                    total[str(names[i])] = total.get(str(names[i]), 0.0) + float(value)
+                else:
+                    other += float(value)
+        ordered = sorted(total)
+        return list(ordered), [total[n] for n in ordered] + [other]
+
+    type_names, type_counts = by_name("type_names", "type_counts")
+    region_names, regions = by_name("region_names", "regions")
+    return {
+        "sessions": [float(a["sessions"][0]) + float(b["sessions"][0])],
+        "type_names": type_names,
+        "type_counts": type_counts,
+        "hours": (np.asarray(a["hours"]) + np.asarray(b["hours"])).tolist(),
+        "region_names": region_names,
+        "regions": regions,
+        "log_sum": (np.asarray(a["log_sum"]) + np.asarray(b["log_sum"])).tolist(),
+        "log_sq_sum": (np.asarray(a["log_sq_sum"]) + np.asarray(b["log_sq_sum"])).tolist(),
+    }

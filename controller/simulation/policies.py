@@ -5,7 +5,8 @@
   ceil(demand / (C x target)); scale out at once; scale in only after every minute of the
   stabilization window wanted less, then to the highest count the window wanted.
 - PredictivePolicy: the daemon's path: forecast the 5-minute demand, allocate with warm-up lead
-  (controller.allocation), re-forecast on a schedule, and keep a reactive safety net.
+  (controller.allocation), re-forecast on a schedule, and keep a reactive safety net; optionally
+  with burst headroom learned from the policy's own past (controller.allocation.headroom).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 from controller.allocation.capacity import FleetRule, allocate
 from controller.allocation.catalog import Catalog, InstanceType
 from controller.allocation.demand import FleetDemand
+from controller.allocation.headroom import NO_HEADROOM, learn_headroom
 from controller.domain.forecast import Forecast
 from controller.domain.series import FloatArray, Series
 
@@ -92,7 +94,15 @@ def unit_catalog() -> Catalog:
 
 
 class PredictivePolicy:
-    """The daemon's allocator on a one-resource fleet: capacity is counted in units of C rps."""
+    """The daemon's allocator on a one-resource fleet: capacity is counted in units of C rps.
+
+    Every `reforecast_minutes` it forecasts the 5-minute mean demand and allocates with the
+    warm-up as lead time. With `burst_quantile` set, the forecast steps and the observed level
+    each get the burst headroom (controller.allocation.headroom) learned from this policy's own
+    history: every minute's demand against the level it had planned for that minute a warm-up
+    earlier. A reactive safety net scales out at once if demand runs ahead of the plan.
+    With `carry_scale_in`, each re-plan's scale-in step limit starts from the plan in force.
+    """
 
     name = "predictive"
 
@@ -108,19 +118,33 @@ class PredictivePolicy:
         horizon_minutes: int = 240,
         history_minutes: int = 28 * 1440,
         quantile: float | None = 0.95,
+        burst_quantile: float | None = None,
+        burst_history_minutes: int = 7 * 1440,
+        burst_relearn_minutes: int = 60,
+        carry_scale_in: bool = False,
     ) -> None:
         self.forecast, self.rule, self.start = forecast, rule, start
         self.capacity = capacity_per_instance
         self.catalog = unit_catalog()
-        self._recent: deque[float] = deque(
-            maxlen=max(1, int(rule.scale_in_stabilization / timedelta(minutes=1)))
-        )
         self.safety_net = safety_net
         self.step = step_minutes
         self.reforecast = max(1, reforecast_minutes)
         self.horizon = max(1, math.ceil(horizon_minutes / step_minutes))
         self.history_steps = max(1, history_minutes // step_minutes)
         self.quantile = quantile
+        self.burst_quantile = burst_quantile
+        self.burst_relearn = max(1, burst_relearn_minutes)
+        self.carry_scale_in = carry_scale_in
+        self._in_force: int | None = None
+        self.lead_minutes = int(rule.warmup / timedelta(minutes=1))
+        window = max(1, int(rule.scale_in_stabilization / timedelta(minutes=1)))
+        self._recent: deque[float] = deque(maxlen=window)
+        self._recent_blocks: deque[float] = deque(maxlen=max(1, math.ceil(window / step_minutes)))
+        pairs = burst_history_minutes + self.lead_minutes
+        self._minutes: deque[float] = deque(maxlen=pairs)
+        self._bases: deque[float] = deque(maxlen=pairs)
+        self.headroom = NO_HEADROOM
+        self._base = math.nan
         self._sum = 0.0
         self._count = 0
         self._blocks: list[float] = []
@@ -132,19 +156,45 @@ class PredictivePolicy:
         self._observe(minute, demand_rps)
         if minute % self.reforecast == 0 or not self._plan:
             self._replan(minute)
+        self._bases.append(self._base)
+        if self.burst_quantile is not None and minute % self.burst_relearn == 0:
+            self._relearn_headroom(self.burst_quantile)
         net = self.safety_net.decide(minute, demand_rps)
         index = (minute - self._plan_origin_minute) // self.step
         planned = self._plan[min(index, len(self._plan) - 1)] if self._plan else self.rule.min_size
+        self._in_force = planned
         return max(planned, net)
 
     def _observe(self, minute: int, demand_rps: float) -> None:
+        self._minutes.append(demand_rps)
         if not math.isnan(demand_rps):
             self._recent.append(demand_rps)
             self._sum += demand_rps
             self._count += 1
         if (minute + 1) % self.step == 0:  # block complete at its last minute
-            self._blocks.append(self._sum / self._count if self._count else math.nan)
+            mean = self._sum / self._count if self._count else math.nan
+            self._blocks.append(mean)
+            if not math.isnan(mean):
+                self._recent_blocks.append(mean)
             self._sum, self._count = 0.0, 0
+
+    def _relearn_headroom(self, quantile: float) -> None:
+        """Pair each minute's demand with the base planned a warm-up before it (history only)."""
+        minutes = np.asarray(self._minutes, dtype=np.float64)
+        bases = np.asarray(self._bases, dtype=np.float64)
+        paired = len(minutes) - self.lead_minutes
+        if paired > 0:
+            self.headroom = learn_headroom(bases[:paired], minutes[self.lead_minutes :], quantile)
+
+    def _observed_level(self) -> float | None:
+        """What load observed over the stabilization window needs, in rps.
+
+        Without burst headroom: the busiest minute (the daemon's rule). With it: the busiest
+        5-minute mean, since the learned headroom is what covers minutes above a step's level.
+        """
+        if self.burst_quantile is None:
+            return max(self._recent) if self._recent else None
+        return max(self._recent_blocks) if self._recent_blocks else None
 
     def _replan(self, minute: int) -> None:
         """Forecast from the end of the last complete block; the plan covers minutes after it."""
@@ -159,11 +209,18 @@ class PredictivePolicy:
         )
         forecast = self.forecast(history, self.horizon)
         self.forecasts_made += 1
-        rps: FloatArray = np.nan_to_num(forecast.level(self.quantile), nan=0.0)
-        zeros = np.zeros_like(rps)
-        observed = (
-            np.array([max(self._recent) / self.capacity, 0.0, 0.0, 0.0]) if self._recent else None
+        level: FloatArray = np.nan_to_num(forecast.level(self.quantile), nan=0.0)
+        observed_level = self._observed_level()
+        lead_steps = math.ceil(self.lead_minutes / self.step) + 1
+        self._base = max(
+            float(level[:lead_steps].max()) if level.size else 0.0, observed_level or 0.0
         )
+        rps = self.headroom.above(level)
+        zeros = np.zeros_like(rps)
+        observed = None
+        if observed_level is not None:
+            needed = float(self.headroom.above(np.array([observed_level]))[0])
+            observed = np.array([needed / self.capacity, 0.0, 0.0, 0.0])
         demand = FleetDemand(
             fleet=self.rule.name,
             resources=np.vstack([rps / self.capacity, zeros, zeros, zeros]),
@@ -171,6 +228,11 @@ class PredictivePolicy:
             requests_per_s=rps,
             observed=observed,
         )
-        allocation = allocate(self.rule, demand, origin, timedelta(minutes=self.step), self.catalog)
+        # with carry_scale_in the allocator's scale-in step limit starts from the plan in force,
+        # so it holds across re-plans (else each plan's first step is free to drop any amount)
+        current = self._in_force if self.carry_scale_in else None
+        allocation = allocate(
+            self.rule, demand, origin, timedelta(minutes=self.step), self.catalog, current
+        )
         self._plan = allocation.desired_per_step
         self._plan_origin_minute = origin_minute

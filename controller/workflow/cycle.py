@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from controller.adapters.rendering import canonical_json
+from controller.anomaly.mitigation import rate_limit_variables
 from controller.domain.allocation import FleetAllocation, LoadBalancerAllocation
 from controller.domain.clock import ReplayClock
 from controller.domain.errors import FleetError
@@ -25,6 +26,7 @@ from controller.domain.series import floor_time
 from controller.domain.state import FleetStateDocument, PlanStatus
 from controller.review.model import PlanReview
 from controller.workflow import steps
+from controller.workflow.anomaly_step import AnomalyOutcome, detect_and_mitigate, with_overrides
 from controller.workflow.drift import review_with_drift_policy
 from controller.workflow.feedback_step import score_and_keep
 from controller.workflow.learning import forecast_with_feedback
@@ -62,6 +64,7 @@ class CycleOutcome:
     load_balancers: tuple[LoadBalancerAllocation, ...] = ()
     monitor: tuple[FleetHealth, ...] = ()
     """each fleet in the window after the last apply (before this cycle's plan)"""
+    anomalies: AnomalyOutcome | None = None
 
 
 class _Recorder:
@@ -162,25 +165,35 @@ def run_cycle(controller: Controller) -> CycleOutcome:
                 or "no realized forecasts yet"
             ),
         )
+        anomalies = record.step(
+            "anomalies",
+            lambda: detect_and_mitigate(controller, personas, origin),
+            AnomalyOutcome.describe,
+        )
         before = in_force(controller.plan_store.last_applied())
         allocation = record.step(
             "allocate",
-            lambda: steps.allocate_fleets(
+            lambda: with_overrides(
                 config,
-                personas,
-                forecasts,
+                steps.allocate_fleets(
+                    config,
+                    personas,
+                    forecasts,
+                    origin,
+                    steps.session_stats(config, personas, controller.metric_store, origin),
+                    before.instance_types,
+                    before.lb_units,
+                    learned.profiles,
+                ),
+                anomalies.overrides,
                 origin,
-                steps.session_stats(config, personas, controller.metric_store, origin),
-                before.instance_types,
-                before.lb_units,
-                learned.profiles,
             ),
             lambda a: ", ".join(f"{x.fleet}={x.desired_now}" for x in a.fleets),
         )
         allocations = allocation.fleets
         variables = record.step(
             "render",
-            lambda: _render(controller, allocation),
+            lambda: _render(controller, allocation, anomalies),
             lambda v: f"{len(v['fleets'])} fleets",
         )
         plan_id = (
@@ -221,6 +234,7 @@ def run_cycle(controller: Controller) -> CycleOutcome:
                         k: v for score in scores.values() for k, v in score.as_feedback().items()
                     },
                     learning=learned.learning,
+                    anomalies=anomalies,
                 )
             ),
             lambda s: f"version {s.version}",
@@ -248,6 +262,7 @@ def run_cycle(controller: Controller) -> CycleOutcome:
         review,
         tuple(allocation.load_balancers),
         monitored,
+        anomalies,
     )
     controller.run_store.finish_cycle(cycle_id, "ok", plan.describe(), None)
     _advance_replay_clock(controller, ingested)
@@ -255,11 +270,14 @@ def run_cycle(controller: Controller) -> CycleOutcome:
     return outcome
 
 
-def _render(controller: Controller, allocation: steps.AllocationSet) -> dict[str, Any]:
+def _render(
+    controller: Controller, allocation: steps.AllocationSet, anomalies: AnomalyOutcome
+) -> dict[str, Any]:
     controller.workspace.prepare()
     fleets, balancers = allocation.fleets, allocation.load_balancers
-    controller.renderer.write(fleets, controller.workspace.stack_dir, balancers)
-    return controller.renderer.variables(fleets, balancers)
+    extra = rate_limit_variables(anomalies.rate_limits)
+    controller.renderer.write(fleets, controller.workspace.stack_dir, balancers, extra)
+    return controller.renderer.variables(fleets, balancers, extra)
 
 
 def _plan(controller: Controller, plan_id: str) -> PlanSummary:

@@ -1,7 +1,10 @@
 """The ingestion loop: poll a source, decode, screen, sessionize, classify, aggregate, commit.
 
-One batch = one transaction: its aggregates, dead letters and every partition's new position and
-session state go to the store together. The in-memory state of a partition is trusted only while
+One batch = one transaction: its aggregates, dead letters, every partition's new position and
+session state, and what the sessions it completed teach the persona matcher go to the store
+together. The matcher's parameters stay fixed for a run; what was learned is put in force
+(`adopt_learning`) after a run finishes, so persona totals never depend on batch sizes or
+restarts. The in-memory state of a partition is trusted only while
 the source continues from exactly the position it was committed at; any doubt (a rebalance, a
 rewind, another ingester's commit) reloads it from the store.
 """
@@ -11,10 +14,11 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from controller.adapters.event_decode import (
     TOO_FAR_AHEAD,
@@ -22,7 +26,6 @@ from controller.adapters.event_decode import (
     EventDecoder,
 )
 from controller.adapters.event_source import EventSource, RecordChunk, open_event_source
-from controller.adapters.persona_files import load_persona_directory
 from controller.adapters.storage.db import connect
 from controller.adapters.storage.ingest_store import (
     DeadLetter,
@@ -30,17 +33,23 @@ from controller.adapters.storage.ingest_store import (
     PartitionCommit,
     PositionConflict,
 )
+from controller.adapters.storage.matcher_store import MatcherStore
 from controller.adapters.storage.metric_store import MetricStore
+from controller.adapters.storage.persona_store import PersonaStore
 from controller.adapters.storage.session_blob import decode_sessions, encode_sessions
 from controller.config import ControllerConfig, EventsConfig
 from controller.domain.clock import Clock, SystemClock
 from controller.domain.errors import TemporaryError
 from controller.ingest.aggregate import aggregate
 from controller.ingest.columns import concat
-from controller.ingest.matching import UNMATCHED, AccessTypeMatcher, SessionClassifier
+from controller.ingest.matching import DEFAULT_UNUSUAL_Z, UNMATCHED, SessionClassifier
 from controller.ingest.partition import PartitionState, PartitionStep, StreamRules, advance
-from controller.ingest.sessions import SessionState, TypeBits
+from controller.ingest.sessions import SessionSoFar, SessionState, TypeBits
 from controller.ingest.stream_time import screen
+from controller.matching.model import LearnedRow, PersonaMatcher, learned_rows
+from controller.workflow.persona_matching import matcher_in_force, personas_in_force
+
+_ONE_BLAS_THREAD = ThreadpoolController()
 
 
 @dataclass
@@ -61,20 +70,31 @@ class Ingestion:
 
 
 def open_ingestion(config: ControllerConfig, source_url: str | None = None) -> Ingestion:
-    """Store, source and matcher from `config` (the source from `source_url` if given)."""
-    personas = load_persona_directory(config.personas_dir)
-    matcher = AccessTypeMatcher(
-        {f.persona.key: f.persona.traffic_pattern.access_types for f in personas}
-    )
+    """Store, source and matcher from `config` (the source from `source_url` if given).
+
+    Personas are the store's versions in force, else the directory's (see persona_matching)."""
     engine = connect(config.sqlalchemy_url)
-    store = IngestStore(engine)
     try:
+        store = IngestStore(engine)
+        personas = personas_in_force(config, PersonaStore(engine, SystemClock()))
+        matcher = matcher_in_force(config, MatcherStore(engine), personas)
         source = open_event_source(source_url or config.events.source, positions=store)
     except BaseException:
         engine.dispose()
         raise
-    ingestor = StreamIngestor(source, store, matcher, IngestSettings.from_config(config.events))
+    ingestor = StreamIngestor(
+        source,
+        store,
+        matcher,
+        IngestSettings.from_config(config.events),
+        unusual_z=config.anomalies.resource_z,
+    )
     return Ingestion(ingestor, store, MetricStore(engine))
+
+
+def adopt_learning(store: IngestStore) -> int:
+    """Put what ingestion learned in force for the next run (persona versions updated)."""
+    return MatcherStore(store.engine).adopt()
 
 
 @dataclass(frozen=True)
@@ -108,6 +128,8 @@ class BatchReport:
     dead_letters: Counter[str] = field(default_factory=Counter)
     sessions: int = 0
     unmatched_sessions: int = 0
+    unusual_sessions: int = 0
+    learned_sessions: int = 0
     partitions: tuple[str, ...] = ()
     watermark: datetime | None = None
     next_event_at: datetime | None = None
@@ -123,6 +145,8 @@ class IngestTotals:
     dead_letters: Counter[str] = field(default_factory=Counter)
     sessions: int = 0
     unmatched_sessions: int = 0
+    unusual_sessions: int = 0
+    learned_sessions: int = 0
     batches: int = 0
     conflicts: int = 0
     watermark: datetime | None = None
@@ -134,6 +158,8 @@ class IngestTotals:
         self.dead_letters.update(report.dead_letters)
         self.sessions += report.sessions
         self.unmatched_sessions += report.unmatched_sessions
+        self.unusual_sessions += report.unusual_sessions
+        self.learned_sessions += report.learned_sessions
         self.batches += 1 if report.records or report.partitions else 0
         self.conflicts += 1 if report.conflict else 0
         if report.watermark is not None:
@@ -170,17 +196,18 @@ class StreamIngestor:
         self,
         source: EventSource,
         store: IngestStore,
-        matcher: AccessTypeMatcher,
+        matcher: PersonaMatcher,
         settings: IngestSettings,
         clock: Clock | None = None,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        unusual_z: float = DEFAULT_UNUSUAL_Z,
     ) -> None:
         self.source = source
         self.store = store
         self.settings = settings
         self.bits = TypeBits()
-        self.classifier = SessionClassifier(matcher, self.bits)
+        self.classifier = SessionClassifier(matcher, self.bits, unusual_z)
         self.decoder = EventDecoder(settings.max_event_bytes)
         self.clock = clock or SystemClock()
         self.sleep = sleep
@@ -194,6 +221,11 @@ class StreamIngestor:
     ) -> BatchReport:
         """Read up to `max_records`, stopping before the first event later than `until` (files)."""
         chunks = self.source.poll(max_records, timeout_s)
+        # the matcher multiplies (sessions x 4) by (4 x personas): BLAS threads only spin
+        with _ONE_BLAS_THREAD.limit(limits=1, user_api="blas"):
+            return self._step(chunks, until)
+
+    def _step(self, chunks: list[RecordChunk], until: datetime | None) -> BatchReport:
         report = BatchReport()
         parts = [p for p in (self._process(c, until, report) for c in chunks) if p is not None]
         if not parts:
@@ -205,7 +237,9 @@ class StreamIngestor:
             self.classifier.personas,
             np.concatenate([p.step.counted for p in parts]),
             self.settings.rules.bucket_ms,
+            np.concatenate([p.step.unusual for p in parts]),
         )
+        learned, learned_sessions = self._learning(parts)
         letters = [letter for p in parts for letter in p.letters]
         commits = [
             PartitionCommit(
@@ -221,7 +255,9 @@ class StreamIngestor:
         ]
         covered = [span for p in parts for span in p.step.covered]
         try:
-            self.store.commit(self.source.key, commits, result, covered, letters, self.clock.now())
+            self.store.commit(
+                self.source.key, commits, result, covered, letters, self.clock.now(), learned
+            )
         except PositionConflict as exc:
             for p in parts:
                 self._held.pop(p.chunk.partition, None)
@@ -238,6 +274,8 @@ class StreamIngestor:
             report.sessions += int(codes.shape[0])
             unmatched = self.classifier.personas.index(UNMATCHED)
             report.unmatched_sessions += int(np.count_nonzero(codes == unmatched))
+            report.unusual_sessions += int(np.count_nonzero(p.step.session_unusual))
+        report.learned_sessions = learned_sessions
         report.records += sum(p.consumed for p in parts)
         report.events = len(events)
         report.dead_letters.update(letter.kind for letter in letters)
@@ -245,6 +283,17 @@ class StreamIngestor:
         marks = [p.step.state.watermark_ms for p in parts if p.step.state.watermark_ms is not None]
         report.watermark = _time(max(marks)) if marks else None
         return report
+
+    def _learning(self, parts: list[_Part]) -> tuple[dict[tuple[str, int], LearnedRow], int]:
+        """What the sessions this batch completed teach, per persona version (one EM step
+        under the parameters in force; bounded by the sessions in the batch)."""
+        closed = SessionSoFar.concat([p.step.closed for p in parts])
+        statistics = self.classifier.statistics(closed)
+        if statistics is None:
+            return {}, 0
+        rows = learned_rows(replace(self.classifier.matcher, learned=statistics))
+        taught = {key: row for key, row in rows.items() if row["sessions"][0] > 0}
+        return taught, round(float(statistics.sessions.sum()))
 
     def _process(
         self, chunk: RecordChunk, until: datetime | None, report: BatchReport

@@ -11,6 +11,7 @@ from controller.domain.forecast import Forecast
 from controller.domain.monitor import FleetHealth
 from controller.domain.plan import PlanSummary
 from controller.domain.state import (
+    AnomalyState,
     DriftCheckState,
     DriftFindingState,
     DriftState,
@@ -28,6 +29,7 @@ from controller.domain.state import (
     PlanStatus,
     UtilizationState,
 )
+from controller.workflow.anomaly_step import RESOLVED_SHOWN, AnomalyOutcome, policies_from
 from controller.workflow.steps import IngestOutcome, PersonaSet
 from controller.workflow.wiring import Controller
 
@@ -47,6 +49,7 @@ def build_state_document(
     status: PlanStatus,
     feedback: dict[str, float] | None = None,
     learning: list[PersonaLearningState] | None = None,
+    anomalies: AnomalyOutcome | None = None,
 ) -> FleetStateDocument:
     return FleetStateDocument(
         generated_at=datetime.now(UTC),
@@ -101,6 +104,7 @@ def build_state_document(
         ],
         drift=drift_state(controller),
         monitor=monitor_state(controller),
+        anomalies=anomaly_states(controller, anomalies),
         ingestion=IngestionState(
             source=controller.source.url,
             events_total=ingested.events_total,
@@ -208,3 +212,31 @@ def fleet_monitor_state(h: FleetHealth) -> FleetMonitorState:
         if check
         else None,
     )
+
+
+def anomaly_states(
+    controller: Controller, outcome: AnomalyOutcome | None = None
+) -> list[AnomalyState]:
+    """Unresolved anomalies and those that ended within RESOLVED_SHOWN, with their policy's
+    actions and what this cycle put in force because of them."""
+    since = controller.clock.now() - RESOLVED_SHOWN
+    known = {a.id: a for a in controller.anomaly_store.current(since)}
+    if outcome is not None:
+        known.update({a.id: a for a in outcome.anomalies})
+    policies = policies_from(controller.config.anomalies)
+    notes = outcome.notes if outcome is not None else {}
+    return [
+        AnomalyState(
+            id=a.id,
+            kind=a.kind,
+            persona=a.persona,
+            status=a.status,
+            start=a.start,
+            end=a.end,
+            size=round(a.size, 4),
+            evidence=dict(a.evidence),
+            actions=list(policies[a.kind].actions),
+            mitigation=list(notes.get(a.id, ())),
+        )
+        for a in sorted(known.values(), key=lambda a: (a.start, a.id))
+    ]

@@ -15,6 +15,7 @@ from controller.adapters.calendar_file import CALENDAR_FILE, load_calendar
 from controller.adapters.event_source import EventSource
 from controller.adapters.persona_files import PersonaFile, load_persona_directory
 from controller.adapters.storage.ingest_store import IngestStore
+from controller.adapters.storage.matcher_store import MatcherStore
 from controller.adapters.storage.metric_store import MetricStore, sessions_per_bucket
 from controller.adapters.storage.persona_store import PersonaStore
 from controller.allocation.capacity import FleetRule, allocate
@@ -31,8 +32,8 @@ from controller.domain.series import Series, floor_time, resample_mean
 from controller.forecasting.auto import Selection
 from controller.forecasting.cold_start import peak_prior
 from controller.forecasting.pipeline import Learned, forecast_with_selection
-from controller.ingest.matching import AccessTypeMatcher
-from controller.workflow.ingestion import IngestSettings, StreamIngestor
+from controller.workflow.ingestion import IngestSettings, StreamIngestor, adopt_learning
+from controller.workflow.persona_matching import PersonaVersions, matcher_in_force
 from controller.workflow.persona_sync import sync_personas
 
 QUANTILES = {"mean": None, "p50": 0.5, "p95": 0.95}
@@ -99,14 +100,23 @@ def ingest(
     """Read what the source has (a file: every event up to `now`), batch by batch; each batch
     commits with its partitions' positions. A live stream is read for at most
     events.cycle_budget, and one that stays unreachable that long fails the step (retryable)."""
-    matcher = AccessTypeMatcher(
-        {f.persona.key: f.persona.traffic_pattern.access_types for f in personas.files}
+    versions = PersonaVersions(
+        tuple(f.persona for f in personas.files),
+        tuple(personas.versions.get(f.persona.key, 1) for f in personas.files),
     )
+    matcher = matcher_in_force(config, MatcherStore(store.engine), versions)
     budget = config.events.cycle_budget.total_seconds()
-    ingestor = StreamIngestor(source, store, matcher, IngestSettings.from_config(config.events))
+    ingestor = StreamIngestor(
+        source,
+        store,
+        matcher,
+        IngestSettings.from_config(config.events),
+        unusual_z=config.anomalies.resource_z,
+    )
     run = ingestor.run(
         until=now if source.replayable else None, time_budget_s=budget, retry_budget_s=budget
     )
+    adopt_learning(store)
     stored = store.totals(source.key)
     last = None
     if stored.watermark_ms is not None:
@@ -157,9 +167,8 @@ def forecast_personas(
     forecasts = {}
     with threadpool_limits(limits=1):  # small matrices: BLAS threads only contend
         for file in personas.files:
-            forecasts[file.persona.key] = forecast_persona(config, file, metrics, origin, calendar)[
-                0
-            ]
+            forecast, _ = forecast_persona(config, file, metrics, origin, calendar)
+            forecasts[file.persona.key] = forecast
     return forecasts
 
 

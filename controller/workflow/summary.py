@@ -67,6 +67,7 @@ def format_outcome(outcome: CycleOutcome, clock_mode: str) -> str:
         lines.append(f"  plan       {outcome.plan.plan_id}: {outcome.plan.describe()}; {status}")
     lines.extend(_monitor_lines(outcome))
     lines.extend(_drift_lines(outcome))
+    lines.extend(_anomaly_lines(outcome))
     return "\n".join(lines)
 
 
@@ -95,6 +96,12 @@ def _drift_lines(outcome: CycleOutcome) -> list[str]:
     shown = "; ".join(f"{f.resource} {f.attribute}" for f in drifted[:3])
     more = f" and {len(drifted) - 3} more" if len(drifted) > 3 else ""
     return [f"  drift      {len(drifted)} finding(s): {shown}{more} (fleetctl drift)"]
+
+
+def _anomaly_lines(outcome: CycleOutcome) -> list[str]:
+    if outcome.anomalies is None or not outcome.anomalies.anomalies:
+        return []
+    return [f"  anomalies  {outcome.anomalies.describe()}"]
 
 
 def _preview(forecast: Forecast) -> str:

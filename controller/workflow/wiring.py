@@ -10,11 +10,20 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from controller.adapters.alert_channels import (
+    AlertChannel,
+    AlertDispatcher,
+    LogAlerts,
+    WebhookAlerts,
+)
 from controller.adapters.aws import AwsFleet, AwsSettings
+from controller.adapters.aws.sns_alerts import SnsAlerts
 from controller.adapters.event_file import FileEventSource
 from controller.adapters.event_source import EventSource, open_event_source
 from controller.adapters.rendering import VariableRenderer
 from controller.adapters.storage.alert_store import AlertStore
+from controller.adapters.storage.anomaly_alert_store import AnomalyAlertStore
+from controller.adapters.storage.anomaly_store import AnomalyStore
 from controller.adapters.storage.db import connect
 from controller.adapters.storage.drift_store import DriftStore
 from controller.adapters.storage.forecast_store import ForecastStore
@@ -77,6 +86,9 @@ class Controller:
     """where alerts are delivered; a log line by default (controller.workflow.alerts)"""
     learning_store: LearningStore
     """what the feedback loop learned: model choices, bias corrections, resource profiles"""
+    anomaly_store: AnomalyStore
+    anomaly_alerts: AlertDispatcher
+    """anomaly alerts: the log always, a webhook and SNS when configured"""
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     """waits between retries; tests inject a recorder instead of sleeping"""
 
@@ -127,7 +139,19 @@ def build_controller(
         cloud=RegionalClouds(cloud or _aws(config)),
         alert_sinks=alert_sinks if alert_sinks is not None else [LogAlertSink()],
         learning_store=LearningStore(engine),
+        anomaly_store=AnomalyStore(engine),
+        anomaly_alerts=AlertDispatcher(AnomalyAlertStore(engine), _anomaly_channels(config)),
     )
+
+
+def _anomaly_channels(config: ControllerConfig) -> list[AlertChannel]:
+    settings = config.anomalies
+    channels: list[AlertChannel] = [LogAlerts()]
+    if settings.webhook_url:
+        channels.append(WebhookAlerts(settings.webhook_url))
+    if settings.sns_topic_arn:
+        channels.append(SnsAlerts(settings.sns_topic_arn, endpoint_url=config.aws.endpoint_url))
+    return channels
 
 
 def _aws(config: ControllerConfig) -> Callable[[str], FleetCloud]:

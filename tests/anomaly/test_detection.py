@@ -8,8 +8,10 @@ import numpy as np
 
 from controller.anomaly.detect import (
     Thresholds,
+    burst_interval,
     outside_interval,
     per_step,
+    rolling_median,
     runs,
     traffic_vanished,
     unmatched_sessions,
@@ -110,3 +112,39 @@ def test_a_finding_long_after_a_resolved_one_opens_a_new_anomaly() -> None:
     (first,) = track([], [_finding(10, 20)], TIMES[20], after)
     old, new = track([first], [_finding(60, 70)], TIMES[70], after)
     assert old.status == "resolved" and new.status == "open" and new.id != old.id
+
+
+def _daily_counts(days: int, seed: int) -> np.ndarray:
+    """Poisson counts per minute around a daily shape (quiet nights, busy afternoons)."""
+    minutes = np.arange(days * 1440)
+    rate = 40 * (0.4 + 0.6 * np.exp(-(((((minutes % 1440) / 60) - 14) / 4) ** 2)))
+    return np.random.default_rng(seed).poisson(rate).astype(np.float64)
+
+
+def _burst_findings(series: np.ndarray) -> list[Finding]:
+    times = [T0 + timedelta(minutes=i) for i in range(series.shape[0])]
+    _, lo, hi = burst_interval(series, 1440)
+    return [
+        f
+        for f in outside_interval(times, rolling_median(series, 5), lo, hi, None, TH)
+        if f.evidence["direction"] == "above" and f.start >= times[7 * 1440]
+    ]
+
+
+def test_a_ten_minute_3x_burst_beats_both_burst_baselines() -> None:
+    series = _daily_counts(8, seed=1)
+    burst = 7 * 1440 + 9 * 60  # 09:00 on day 8: on the morning ramp
+    series[burst : burst + 10] *= 3
+    (found,) = _burst_findings(series)
+    assert T0 + timedelta(minutes=burst) <= found.start <= T0 + timedelta(minutes=burst + 5)
+
+
+def test_a_one_minute_spike_and_the_usual_morning_ramp_are_not_bursts() -> None:
+    series = _daily_counts(8, seed=2)
+    series[7 * 1440 + 15 * 60] *= 10  # one client, one minute
+    assert _burst_findings(series) == []
+
+
+def test_the_rolling_median_uses_only_the_past() -> None:
+    values = np.array([1.0, 1.0, 9.0, 1.0, 1.0, 9.0, 9.0, 9.0])
+    assert list(rolling_median(values, 3)) == [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 9.0, 9.0]

@@ -94,6 +94,21 @@ def test_an_ingester_killed_mid_stream_resumes_to_exactly_the_input(tmp_path: Pa
 
     assert stored_totals(killed) == input_totals(lines)
     assert stored_rows(killed) == stored_rows(calm), "sessions and personas exact too"
+    taught, calmly = learned_sessions(killed), learned_sessions(calm)
+    assert taught == pytest.approx(calmly, rel=1e-9), "each complete session taught once"
+    assert sum(taught.values()) > 1000
+
+
+def learned_sessions(config: Path) -> dict[tuple[str, int], float]:
+    from controller.adapters.storage.db import connect
+    from controller.adapters.storage.matcher_store import MatcherStore
+    from controller.config import load_config
+
+    engine = connect(load_config(config).sqlalchemy_url)
+    try:
+        return {key: row["sessions"][0] for key, row in MatcherStore(engine).learned().items()}
+    finally:
+        engine.dispose()
 
 
 def test_speed_replays_by_event_time(tmp_path: Path) -> None:

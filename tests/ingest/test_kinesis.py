@@ -27,6 +27,7 @@ from tests.ingest.conftest import (
     wait_until,
 )
 from tests.ingest.test_kafka import Output
+from tests.matching.sessions import PUBLISHING, SHOPPING
 
 pytestmark = pytest.mark.kinesis
 REGION = "us-east-1"
@@ -151,18 +152,20 @@ def test_after_a_split_the_parent_is_read_to_its_end_before_its_children(
 def test_a_child_shard_continues_its_parents_sessions(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
-    def event(minute: int, kind: str) -> bytes:
+    def event(minute: int, kind: str, use: tuple[float, float, float, float]) -> bytes:
         return json.dumps(
             {
                 "user_id": "u-reshard",
                 "timestamp": (START + timedelta(minutes=minute)).isoformat(),
                 "event_type": kind,
-                "resource_consumption": {"cpu_ms": 1, "memory_mb": 1, "network_kb": 1, "io_ops": 1},
+                "resource_consumption": dict(
+                    zip(("cpu_ms", "memory_mb", "network_kb", "io_ops"), use, strict=True)
+                ),
             }
         ).encode()
 
     stream = new_stream(moto_server, shards=1)
-    put(moto_server, stream, [event(0, "upload")])
+    put(moto_server, stream, [event(0, "upload", PUBLISHING)])
     client = kinesis(moto_server)
     (parent,) = client.list_shards(StreamName=stream)["Shards"]
     middle = (int(parent["HashKeyRange"]["EndingHashKey"]) + 1) // 2
@@ -174,13 +177,15 @@ def test_a_child_shard_continues_its_parents_sessions(
         for s in client.list_shards(StreamName=stream)["Shards"]
         if s.get("ParentShardId")
     )
-    put_into_shard(stream, child, [event(5, "browse")])
+    # alone, a browse with a shopper's resource use is a shopper's
+    put_into_shard(stream, child, [event(5, "browse", SHOPPING)])
     config = project(tmp_path)
 
     main(["--config", str(config), "ingest", "--source", url(moto_server, stream), "--quiet"])
 
     personas = {(r.bucket.minute, r.persona) for r in stored_rows(config)}  # type: ignore[attr-defined]
-    # {upload, browse} still points at the publisher: the child knew the session's upload.
+    # the session so far (an upload, publisher-sized use) still points at the publisher: the
+    # child shard knew what the session had done in its parent
     assert personas == {(0, "content-publisher"), (5, "content-publisher")}
 
 

@@ -14,10 +14,25 @@ class SnsAlerts:
     channel = "sns"
 
     def __init__(
-        self, topic_arn: str, client: Any | None = None, region: str | None = None
+        self,
+        topic_arn: str,
+        client: Any | None = None,
+        region: str | None = None,
+        endpoint_url: str | None = None,
     ) -> None:
         self.topic_arn = topic_arn
-        self.client = client or boto3.client("sns", region_name=region or _region(topic_arn))
+        self._client = client
+        self._region = region or _region(topic_arn)
+        self._endpoint_url = endpoint_url
+
+    @property
+    def client(self) -> Any:
+        """Built on first use: a controller whose anomalies never alert needs no AWS client."""
+        if self._client is None:
+            self._client = boto3.client(
+                "sns", region_name=self._region, endpoint_url=self._endpoint_url
+            )
+        return self._client
 
     def send(self, subject: str, body: str) -> None:
         """Raises TemporaryError when SNS cannot be reached or refuses (retry next cycle)."""

