@@ -320,6 +320,93 @@ class MonitorConfig(_Section):
         return value
 
 
+class IntervalFeedbackConfig(_Section):
+    """Conformal bands re-calibrated from what published forecasts got wrong (docs/feedback.md)."""
+
+    rule: Literal["replace", "blend", "off"] = Field(
+        default="replace",
+        description="replace: a lead time with min_samples realized errors uses only those; "
+        "blend: realized errors join the backtest's; off: backtest only",
+    )
+    window: Duration = Field(
+        default=timedelta(days=2), description="forecasts made this far back feed the bands"
+    )
+    min_samples: Annotated[int, Field(ge=5)] = Field(
+        default=40,
+        description="realized errors a lead time needs before they replace the backtest's",
+    )
+
+
+class BiasFeedbackConfig(_Section):
+    """A persistent bias shifts the next forecasts (docs/feedback.md: the test)."""
+
+    enabled: bool = True
+    window: Duration = Field(
+        default=timedelta(days=2),
+        description="realized errors tested; its halves must agree, so 2 days = a bias that "
+        "lasts from one day to the next, not one day's level",
+    )
+    t_threshold: Annotated[float, Field(gt=0)] = Field(
+        default=3.0, description="|mean log error| / its autocorrelation-aware standard error"
+    )
+    min_points: Annotated[int, Field(ge=4)] = Field(
+        default=144,
+        description="realized buckets the test needs (144 = half a day of 5-minute steps: a "
+        "bias must last; the hours after an outage must not pass for one)",
+    )
+    min_shift: Annotated[float, Field(ge=0, lt=1)] = Field(
+        default=0.05, description="biases under this relative size (0.05 = 5 %) are left alone"
+    )
+    max_factor: Annotated[float, Field(gt=1)] = Field(
+        default=3.0, description="the correction stays within 1/max_factor .. max_factor"
+    )
+
+
+class ReselectionConfig(_Section):
+    """The model choice is kept per persona and re-done only on these triggers."""
+
+    mase_growth: Annotated[float, Field(gt=1)] = Field(
+        default=1.5,
+        description="re-select when rolling MASE exceeds this x its value after selection",
+    )
+    max_age: Duration = Field(
+        default=timedelta(days=7), description="re-select at least this often"
+    )
+    window: Duration = Field(
+        default=timedelta(days=1), description="forecasts the rolling MASE covers"
+    )
+    min_points: Annotated[int, Field(ge=1)] = Field(
+        default=100, description="realized points a MASE needs to count"
+    )
+    settle: Duration = Field(
+        default=timedelta(hours=12),
+        description="a choice's baseline MASE is taken once it has been in force this long",
+    )
+
+
+class ProfileFeedbackConfig(_Section):
+    """Per-session resource profiles measured from the metric store replace the declared ones."""
+
+    enabled: bool = True
+    window: Duration = Field(default=timedelta(days=7), description="metric history measured")
+    every: Duration = Field(
+        default=timedelta(hours=1), description="re-measure at most this often (7 days of reads)"
+    )
+    min_buckets: Annotated[int, Field(ge=1)] = Field(
+        default=120, description="buckets with enough sessions needed before a profile is learned"
+    )
+    min_sessions: Annotated[int, Field(ge=1)] = Field(
+        default=5, description="a bucket counts when this many sessions were active in it"
+    )
+
+
+class FeedbackConfig(_Section):
+    intervals: IntervalFeedbackConfig = Field(default_factory=IntervalFeedbackConfig)
+    bias: BiasFeedbackConfig = Field(default_factory=BiasFeedbackConfig)
+    reselection: ReselectionConfig = Field(default_factory=ReselectionConfig)
+    profiles: ProfileFeedbackConfig = Field(default_factory=ProfileFeedbackConfig)
+
+
 class ScheduleConfig(_Section):
     interval: Duration = timedelta(seconds=60)
     misfire_grace: Duration = timedelta(seconds=30)
@@ -460,6 +547,7 @@ class ControllerConfig(BaseSettings):
     drift: DriftConfig = Field(default_factory=DriftConfig)
     monitor: MonitorConfig = Field(default_factory=MonitorConfig)
     anomalies: AnomaliesConfig = Field(default_factory=AnomaliesConfig)
+    feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)
 
     @classmethod
     def settings_customise_sources(

@@ -111,6 +111,8 @@ def test_prometheus_metrics_expose_capacity_cycles_and_dead_letters(client: Test
     assert 'fleet_capacity_desired{fleet="web"}' in text
     assert "fleet_dead_letters_total" in text
     assert 'fleet_cycle_step_duration_seconds{step="plan"}' in text
+    assert 'fleet_forecast_bias_correction{persona="peak-hour-shopper"} 1.0' in text
+    assert 'fleet_persona_profile_learned{persona="peak-hour-shopper"} 0.0' in text
 
 
 def test_every_endpoint_honours_the_openapi_contract(api_schema: schemathesis.BaseSchema) -> None:

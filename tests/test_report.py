@@ -35,6 +35,8 @@ def test_the_report_shows_forecasts_capacity_errors_and_plans(
         assert f"<td>{persona}</td>" in page  # a row of the error table
     assert (out / "fleet-web.png").is_file() and (out / "fleet-api.png").is_file()
     assert "Recent plans" in page and page.count("<td>applied</td>") >= 1
+    assert "What the feedback loop learned" in page
+    assert "network Mbps per session 2 declared" in page  # shopper: too few sessions to learn
     assert str(out / "index.html") in capsys.readouterr().out
 
 

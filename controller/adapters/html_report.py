@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 
 from controller.adapters.files import write_atomically
 from controller.domain.report import FleetPanel, PersonaPanel, ReportData
+from controller.domain.state import FleetStateDocument
 
 
 def write_html_report(data: ReportData, directory: Path) -> Path:
@@ -167,12 +168,53 @@ td,th{{border:1px solid #ccc;padding:4px 8px}}img{{max-width:100%;display:block;
 {_rows(fleet_rows)}</table>
 <h2>Forecast errors (last day of forecasts)</h2>
 <table><tr><th>persona</th><th>MASE</th><th>bias</th><th>p05-p95 coverage</th></tr>{_rows(error_rows)}</table>
+{_learning_table(state)}
 <h2>Plots</h2>{images}
 <h2>Recent plans</h2><table><tr><th>plan</th><th>made</th><th>status</th><th>changes</th></tr>{_rows(plan_rows)}</table>
 <h2>Drift</h2><ul>{drift}</ul>
 <h2>Anomalies</h2>{anomalies}
 </body></html>
 """
+
+
+def _learning_table(state: FleetStateDocument) -> str:
+    """What the feedback loop changed per persona (docs/feedback.md)."""
+    rows = []
+    for learned in state.learning:
+        model, bias, bands, profile = (
+            learned.model,
+            learned.bias,
+            learned.intervals,
+            learned.profile,
+        )
+        when = f"{model.selected_at:%Y-%m-%d %H:%MZ}: " if model.selected_at else ""
+        network = f"{profile.declared.network_mbps:g} declared"
+        if profile.learned is not None:
+            network = f"{profile.learned.network_mbps:.3g} learned / " + network
+        rows.append(
+            [
+                learned.persona,
+                model.model,
+                when + model.reason,
+                f"x{bias.factor:g} ({bias.reason})",
+                f"{bands.recalibrated_steps}/{bands.horizon_steps} ({bands.rule})",
+                f"{profile.in_use}; network Mbps per session {network}",
+            ]
+        )
+    if not rows:
+        return ""
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in (
+            "persona",
+            "model",
+            "selected",
+            "bias correction",
+            "bands re-calibrated",
+            "profile",
+        )
+    )
+    return f"<h2>What the feedback loop learned</h2><table><tr>{head}</tr>{_rows(rows)}</table>"
 
 
 def _fmt(value: float | None) -> str:

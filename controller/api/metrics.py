@@ -8,6 +8,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from controller.domain.state import FleetStateDocument
 from controller.workflow.wiring import Controller
 
 
@@ -81,6 +82,31 @@ class ControllerCollector(Collector):
         for name, value in sorted(state.feedback.items()):
             error.add_metric([name], value)
         yield error
+        yield from _learning(state)
+
+
+def _learning(state: FleetStateDocument) -> Iterable[Metric]:
+    """What the feedback loop changed, per persona (docs/feedback.md)."""
+    bias = GaugeMetricFamily(
+        "fleet_forecast_bias_correction",
+        "Factor the next forecasts are multiplied by (1 = no correction)",
+        labels=["persona"],
+    )
+    steps = GaugeMetricFamily(
+        "fleet_forecast_recalibrated_steps",
+        "Lead times whose bands come from realized errors",
+        labels=["persona"],
+    )
+    learned = GaugeMetricFamily(
+        "fleet_persona_profile_learned",
+        "1 when the learned resource profile is in use",
+        labels=["persona"],
+    )
+    for persona in state.learning:
+        bias.add_metric([persona.persona], persona.bias.factor)
+        steps.add_metric([persona.persona], persona.intervals.recalibrated_steps)
+        learned.add_metric([persona.persona], float(persona.profile.in_use == "learned"))
+    yield from (bias, steps, learned)
 
 
 def render_metrics(controller: Controller) -> bytes:

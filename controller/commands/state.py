@@ -5,6 +5,7 @@ import json
 
 from controller.commands.common import Subparsers, cli_config, positive_int
 from controller.domain.errors import InputError
+from controller.domain.state import PersonaLearningState
 
 
 def register(sub: Subparsers) -> None:
@@ -70,4 +71,27 @@ def run(args: argparse.Namespace) -> int:
             f"{anomaly.start:%Y-%m-%d %H:%MZ} to {anomaly.end:%H:%MZ}"
             + "".join(f"; {m}" for m in anomaly.mitigation)
         )
+    for learned in document.learning:
+        _print_learning(learned)
     return 0
+
+
+def _print_learning(learned: PersonaLearningState) -> None:
+    model, bias, bands, profile = learned.model, learned.bias, learned.intervals, learned.profile
+    when = f" {model.selected_at:%Y-%m-%d %H:%MZ}" if model.selected_at else ""
+    print(f"  learning {learned.persona}: model {model.model} ({model.reason}{when})")
+    print(
+        f"    bias x{bias.factor:g} ({bias.reason}); bands: {bands.recalibrated_steps}/"
+        f"{bands.horizon_steps} steps from realized errors ({bands.rule})"
+    )
+    d, lp = profile.declared, profile.learned
+    shown = (
+        f"learned cpu {lp.cpu:g} mem {lp.memory_mb:g} MB net {lp.network_mbps:g} Mbps "
+        f"io {lp.iops:g} per session"
+        if lp
+        else "declared (not enough measured yet)"
+    )
+    print(
+        f"    profile {shown}; declared cpu {d.cpu:g} mem {d.memory_mb:g} MB "
+        f"net {d.network_mbps:g} Mbps io {d.iops:g}"
+    )

@@ -181,6 +181,55 @@ class Incident(_Doc):
     error: str
 
 
+class ResourceProfileState(_Doc):
+    cpu: float = Field(description="vCPU per active session")
+    memory_mb: float
+    network_mbps: float
+    iops: float
+
+
+class ProfileLearningState(_Doc):
+    in_use: Literal["learned", "declared"]
+    declared: ResourceProfileState
+    learned: ResourceProfileState | None = Field(description="null until enough buckets measured")
+    learned_at: datetime | None
+    buckets: int | None = Field(description="buckets the learned medians were taken over")
+
+
+class IntervalLearningState(_Doc):
+    rule: Literal["replace", "blend", "off"]
+    realized_forecasts: int = Field(description="published forecasts whose errors fed the bands")
+    recalibrated_steps: int = Field(
+        description="lead times with enough realized errors (replace: only those are used)"
+    )
+    horizon_steps: int
+    recent_coverage: float | None = Field(description="p05..p95 coverage of those forecasts")
+
+
+class BiasLearningState(_Doc):
+    factor: float = Field(description="the next forecasts are multiplied by this (1 = none)")
+    since: datetime | None = Field(description="when the factor in force was set")
+    reason: str = Field(description="why it was set")
+    last_test: str = Field(description="this cycle's test of the remaining bias")
+
+
+class ModelChoiceState(_Doc):
+    model: str
+    selected_at: datetime | None
+    reason: str = Field(description="why (re-)selected: first, scheduled, or MASE growth")
+    reselected_this_cycle: bool
+    baseline_mase: float | None = Field(description="MASE of its forecasts when first scored")
+    rolling_mase: float | None = Field(description="MASE of its forecasts over the window")
+
+
+class PersonaLearningState(_Doc):
+    persona: str
+    intervals: IntervalLearningState
+    bias: BiasLearningState
+    model: ModelChoiceState
+    profile: ProfileLearningState
+
+
 class FleetStateDocument(_Doc):
     schema_version: int = SCHEMA_VERSION
     version: int = Field(0, description="increases by one with every stored document")
@@ -202,6 +251,10 @@ class FleetStateDocument(_Doc):
         description="unresolved anomalies and those resolved in the last day, oldest first",
     )
     feedback: dict[str, float] = Field(default_factory=dict)
+    learning: list[PersonaLearningState] = Field(
+        default_factory=list,
+        description="per persona: what the feedback loop changed (bands, bias, model, profile)",
+    )
     incidents: list[Incident] = Field(
         default_factory=list, description="steps that retried or failed in the last 10 cycles"
     )

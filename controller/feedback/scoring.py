@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
+import numpy.typing as npt
 
 from controller.domain.forecast import Forecast
 from controller.domain.series import FloatArray, Series
@@ -52,21 +53,24 @@ def realized(forecasts: Sequence[Forecast], actual: Series) -> RealizedErrors:
     horizon = max((f.horizon for f in forecasts), default=0)
     shape = (len(forecasts), horizon)
     errors, truth, covered = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
+    padded = np.concatenate([actual.values, np.full(horizon, np.nan)])
     for i, forecast in enumerate(forecasts):
         if forecast.step != actual.step:
             raise ValueError(
                 f"forecast step {forecast.step} differs from the actuals' {actual.step}"
             )
         offset = int((forecast.origin - actual.start) / actual.step)
-        for h in range(forecast.horizon):
-            index = offset + h
-            if 0 <= index < len(actual) and not np.isnan(actual.values[index]):
-                value = float(actual.values[index])
-                truth[i, h] = value
-                errors[i, h] = value - float(forecast.mean[h])
-                low, high = forecast.quantiles.get(0.05), forecast.quantiles.get(0.95)
-                if low is not None and high is not None:
-                    covered[i, h] = float(low[h] <= value <= high[h])
+        steps = np.arange(forecast.horizon)
+        index = offset + steps
+        inside = (index >= 0) & (index < len(actual))
+        values = np.where(inside, padded[np.clip(index, 0, len(padded) - 1)], np.nan)
+        seen = ~np.isnan(values)
+        truth[i, : forecast.horizon] = values
+        errors[i, : forecast.horizon] = values - forecast.mean
+        low, high = forecast.quantiles.get(0.05), forecast.quantiles.get(0.95)
+        if low is not None and high is not None:
+            inside_band = (low <= values) & (values <= high)
+            covered[i, : forecast.horizon] = np.where(seen, inside_band.astype(float), np.nan)
     return RealizedErrors(errors, truth, covered)
 
 
@@ -105,3 +109,35 @@ def residuals_by_lead(forecasts: Sequence[Forecast], actual: Series) -> list[Flo
     """Realized errors at each lead time (observed points only): the conformal calibration set."""
     errors = realized(forecasts, actual).errors
     return [column[~np.isnan(column)] for column in errors.T]
+
+
+@dataclass(frozen=True)
+class RealizedPairs:
+    """Published means and what happened, (forecasts, steps) each, aligned by horizon step."""
+
+    means: FloatArray
+    actuals: FloatArray
+    """NaN where not yet observed (or a gap)"""
+    origins: npt.NDArray[np.int64]
+    """index in the actual series of each forecast's first step"""
+
+    def rescaled(self, factors: FloatArray) -> RealizedPairs:
+        """Means as if each forecast had been multiplied by `factors[i]` (one per forecast)."""
+        return RealizedPairs(self.means * factors[:, None], self.actuals, self.origins)
+
+    def observed_per_step(self) -> npt.NDArray[np.int64]:
+        counts: npt.NDArray[np.int64] = np.count_nonzero(~np.isnan(self.actuals), axis=0)
+        return counts
+
+
+def realized_pairs(forecasts: Sequence[Forecast], actual: Series) -> RealizedPairs:
+    """Every forecast's mean next to the actual series (steps outside it stay NaN)."""
+    result = realized(forecasts, actual)
+    horizon = result.errors.shape[1]
+    means = np.full((len(forecasts), horizon), np.nan)
+    for i, forecast in enumerate(forecasts):
+        means[i, : forecast.horizon] = forecast.mean
+    origins = np.array(
+        [int((f.origin - actual.start) / actual.step) for f in forecasts], dtype=np.int64
+    )
+    return RealizedPairs(means, result.actual, origins)

@@ -24,7 +24,7 @@ from typing import Self
 import numpy as np
 
 from controller.domain.series import FloatArray
-from controller.forecasting.conformal import ConformalBands
+from controller.forecasting.conformal import MIN_SAMPLES, ConformalBands, RecalibrationRule
 from controller.forecasting.fourier import FourierAR
 from controller.forecasting.model import (
     Forecaster,
@@ -90,6 +90,15 @@ class CandidateScore:
 
 
 @dataclass(frozen=True)
+class ModelChoice:
+    """A choice made earlier and kept (the feedback loop re-selects only when told to)."""
+
+    models: tuple[str, ...]
+    weights: tuple[float, ...]
+    why: str = "kept"
+
+
+@dataclass(frozen=True)
 class Selection:
     """What the automatic choice did, for logs and the state document."""
 
@@ -100,6 +109,17 @@ class Selection:
     """mean absolute backtest error of the choice, of log(y + c) for non-negative series
     (about the relative error: 0.2 = typically 20% off); None without a backtest"""
     scores: tuple[CandidateScore, ...] = ()
+
+    @property
+    def kept(self) -> bool:
+        return self.reason.startswith("kept")
+
+    @property
+    def choice(self) -> ModelChoice | None:
+        """What to keep next time; None for cold starts and fallbacks (nothing to keep)."""
+        if self.backtest_score is None or not self.models:
+            return None
+        return ModelChoice(self.models, self.weights)
 
     @property
     def label(self) -> str:
@@ -132,6 +152,7 @@ class AutoForecaster:
         candidates: Callable[[], Sequence[Forecaster]] | None = None,
         prior: PriorShape | FloatArray | None = None,
         combine: bool = True,
+        keep: ModelChoice | None = None,
     ) -> None:
         if not season_lengths or min(season_lengths) < 1:
             raise ValueError(f"season lengths must be >= 1, got {season_lengths}")
@@ -142,6 +163,7 @@ class AutoForecaster:
         self._candidates = candidates or (lambda: default_candidates(self.season_lengths))
         self._prior = _as_prior(prior)
         self._combine = combine
+        self._keep = keep
         self._fitted: _Fitted | None = None
 
     # -- public ----------------------------------------------------------------------------
@@ -161,6 +183,8 @@ class AutoForecaster:
         daily = self.season_lengths[0]
         if observed_count(series) < COLD_START_SEASONS * daily:
             self._fitted = self._cold_start(series, lead)
+        elif self._keep is not None:
+            self._fitted = self._kept(series, lead, self._keep) or self._select(series, lead)
         else:
             self._fitted = self._select(series, lead)
         return self
@@ -172,9 +196,11 @@ class AutoForecaster:
     def forward_many(self, y: FloatArray, origins: IndexArray, horizon: int) -> FloatArray:
         return np.vstack([self.forward(y[: int(o)], horizon) for o in origins])
 
-    def predict(self, horizon: int, level: Sequence[float] = ()) -> Prediction:
+    def predict(self, horizon: int, level: Sequence[float] = (), scale: float = 1.0) -> Prediction:
+        """`scale` multiplies the point forecast before the bands are put around it: the
+        feedback loop's bias correction (bands come from errors of corrected forecasts)."""
         state = self._state()
-        mean = self._point(state, state.series, horizon)
+        mean = self._point(state, state.series, horizon) * scale
         wanted = wanted_quantiles(level)
         if state.bands is not None:
             quantiles = state.bands.quantiles(mean, wanted)
@@ -190,6 +216,20 @@ class AutoForecaster:
             state.bands = ConformalBands(np.full((0, forecast.shape[0]), np.nan), offset)
         state.bands = state.bands.updated(as_series(forecast), as_series(actual))
 
+    def recalibrate_from(
+        self,
+        forecasts: FloatArray,
+        actuals: FloatArray,
+        rule: RecalibrationRule = "replace",
+        min_samples: int = MIN_SAMPLES,
+    ) -> None:
+        """Many realized forecasts at once, (forecasts, steps) each: `ConformalBands.recalibrated`."""
+        state = self._state()
+        if state.bands is None:
+            offset = _log_offset(state.series)
+            state.bands = ConformalBands(np.full((0, forecasts.shape[1]), np.nan), offset)
+        state.bands = state.bands.recalibrated(forecasts, actuals, rule, min_samples)
+
     # -- internals -------------------------------------------------------------------------
     def _state(self) -> _Fitted:
         if self._fitted is None:
@@ -202,14 +242,50 @@ class AutoForecaster:
         paths = np.vstack([m.forward(series, horizon) for m in state.models])
         return _weighted_median(paths, state.weights)
 
-    def _select(self, y: FloatArray, lead: int) -> _Fitted:
+    def _backtest_origins(self, n: int) -> tuple[IndexArray, int, int]:
+        """(origins, steps, calibration span) of the rolling-origin backtest of n observations."""
         daily = self.season_lengths[0]
-        n = y.shape[0]
         calibration = min(MAX_CALIBRATION_SEASONS * daily, n // 3)
         calibration = max(calibration, min(daily, n - COLD_START_SEASONS * daily))
         steps = min(self.horizon, calibration)
         stride = max(1, daily // BACKTEST_ORIGINS_PER_SEASON)
-        origins = np.arange(n - calibration, n, stride, dtype=np.int64)
+        return np.arange(n - calibration, n, stride, dtype=np.int64), steps, calibration
+
+    def _kept(self, y: FloatArray, lead: int, keep: ModelChoice) -> _Fitted | None:
+        """The kept choice, backtested alone (for its bands and score) and refitted; None when
+        a kept model is no longer a candidate or fails, so the caller selects afresh."""
+        by_name = {model.name: model for model in self._candidates()}
+        if not keep.models or any(name not in by_name for name in keep.models):
+            return None
+        n = y.shape[0]
+        origins, steps, calibration = self._backtest_origins(n)
+        actuals = _windows(y, origins, steps)
+        weights = np.array(keep.weights, dtype=np.float64)
+        offset = _log_offset(y)
+        try:
+            paths = [
+                by_name[name].fit(y[: n - calibration]).forward_many(y, origins, steps)
+                for name in keep.models
+            ]
+            point = _weighted_median(np.stack(paths), weights)
+            if not np.all(np.isfinite(point)):
+                return None
+            models = [by_name[name].fit(y) for name in keep.models]
+        except MODEL_FAILURES:
+            return None
+        score = _score(actuals, point, offset)
+        selection = Selection(
+            tuple(keep.models),
+            tuple(float(w) for w in weights),
+            f"kept ({keep.why}); backtest over {len(origins)} origins x {steps} steps",
+            score,
+        )
+        bands = ConformalBands.from_forecasts(point, actuals, offset)
+        return _Fitted(models, weights, bands, selection, y, lead)
+
+    def _select(self, y: FloatArray, lead: int) -> _Fitted:
+        n = y.shape[0]
+        origins, steps, calibration = self._backtest_origins(n)
         actuals = _windows(y, origins, steps)
         train = y[: n - calibration]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +25,9 @@ POOL_FRACTION = 0.1
 """steps within +-10% of a step's lead time are always pooled with it (smooth bands)"""
 MEMORY = 400
 """errors kept per step: the newest, so the bands follow the series as it changes"""
+
+RecalibrationRule = Literal["replace", "blend", "off"]
+"""how realized errors meet the backtest's (ConformalBands.recalibrated)"""
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,38 @@ class ConformalBands:
         old = np.full((self.errors.shape[0], steps), np.nan)
         old[:, : self.steps] = self.errors
         return ConformalBands(_newest(np.vstack([old, row]), MEMORY), self.log_offset)
+
+    def recalibrated(
+        self,
+        forecasts: FloatArray,
+        actuals: FloatArray,
+        rule: RecalibrationRule = "replace",
+        min_samples: int = MIN_SAMPLES,
+    ) -> ConformalBands:
+        """Bands that follow what the published forecasts actually got wrong.
+
+        `forecasts` and `actuals` are shaped (forecasts, steps), aligned by horizon step (NaN in
+        `actuals` = not yet seen). Rules:
+        - replace: a step with at least `min_samples` realized errors uses only those (the
+          backtest's in-sample view is dropped there); other steps blend.
+        - blend: realized errors join the backtest's (the newest MEMORY per step are kept).
+        - off: the backtest's errors only.
+        """
+        if rule == "off" or forecasts.size == 0:
+            return self
+        steps = max(self.steps, forecasts.shape[1])
+        realized = np.full((forecasts.shape[0], steps), np.nan)
+        realized[:, : forecasts.shape[1]] = _score(forecasts, actuals, self.log_offset)
+        old = np.full((self.errors.shape[0], steps), np.nan)
+        old[:, : self.steps] = self.errors
+        if rule == "replace":
+            enough = np.count_nonzero(~np.isnan(realized), axis=0) >= min_samples
+            old[:, enough] = np.nan
+        stacked = np.vstack([old, realized])
+        stacked = stacked[np.any(~np.isnan(stacked), axis=1)]
+        if stacked.shape[0] == 0:
+            return self
+        return ConformalBands(_newest(stacked, MEMORY), self.log_offset)
 
     def quantiles(self, point: FloatArray, quantiles: Sequence[float]) -> dict[float, FloatArray]:
         """Bands around `point` (the forecast, one value per step) for each quantile."""

@@ -29,6 +29,7 @@ from controller.workflow import steps
 from controller.workflow.anomaly_step import AnomalyOutcome, detect_and_mitigate, with_overrides
 from controller.workflow.drift import review_with_drift_policy
 from controller.workflow.feedback_step import score_and_keep
+from controller.workflow.learning import forecast_with_feedback
 from controller.workflow.monitor import monitor_fleets
 from controller.workflow.review_step import gate_and_apply, in_force
 from controller.workflow.state_document import build_state_document
@@ -136,11 +137,19 @@ def run_cycle(controller: Controller) -> CycleOutcome:
             lambda m: ", ".join(f"{h.fleet} {h.status}" for h in m) or "nothing applied to watch",
         )
         origin = steps.forecast_origin(now, ingested.last_event_at, config)
-        forecasts = record.step(
+        learned = record.step(
             "forecast",
-            lambda: steps.forecast_personas(config, personas, controller.metric_store, origin),
-            lambda f: f"{len(f)} series from {origin.isoformat()}",
+            lambda: forecast_with_feedback(
+                config,
+                personas,
+                controller.metric_store,
+                controller.forecast_store,
+                controller.learning_store,
+                origin,
+            ),
+            lambda f: f"{len(f.forecasts)} series from {origin.isoformat()}; {f.describe()}",
         )
+        forecasts = learned.forecasts
         scores = record.step(
             "feedback",
             lambda: score_and_keep(
@@ -174,6 +183,7 @@ def run_cycle(controller: Controller) -> CycleOutcome:
                     steps.session_stats(config, personas, controller.metric_store, origin),
                     before.instance_types,
                     before.lb_units,
+                    learned.profiles,
                 ),
                 anomalies.overrides,
                 origin,
@@ -223,6 +233,7 @@ def run_cycle(controller: Controller) -> CycleOutcome:
                     feedback={
                         k: v for score in scores.values() for k, v in score.as_feedback().items()
                     },
+                    learning=learned.learning,
                     anomalies=anomalies,
                 )
             ),

@@ -24,6 +24,7 @@ from controller.domain.state import (
     IngestionState,
     PersonaForecast,
     PersonaInForce,
+    PersonaLearningState,
     PlanState,
     PlanStatus,
     UtilizationState,
@@ -47,6 +48,7 @@ def build_state_document(
     plan: PlanSummary,
     status: PlanStatus,
     feedback: dict[str, float] | None = None,
+    learning: list[PersonaLearningState] | None = None,
     anomalies: AnomalyOutcome | None = None,
 ) -> FleetStateDocument:
     return FleetStateDocument(
@@ -91,6 +93,7 @@ def build_state_document(
             replace=plan.count("replace"),
         ),
         feedback=feedback or {},
+        learning=learning or [],
         incidents=[
             Incident(
                 cycle_id=record.cycle_id, step=step.step, status=step.status, error=step.error or ""

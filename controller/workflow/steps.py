@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -23,12 +24,14 @@ from controller.allocation.demand import FleetPlacement, PersonaDemand, Profile,
 from controller.allocation.load_balancers import allocate_load_balancers
 from controller.config import ControllerConfig, FleetConfig
 from controller.domain.allocation import FleetAllocation, LoadBalancerAllocation
+from controller.domain.calendar import Calendar
 from controller.domain.errors import ConfigError
 from controller.domain.forecast import Forecast
 from controller.domain.persona import ResourceProfile
 from controller.domain.series import Series, floor_time, resample_mean
+from controller.forecasting.auto import Selection
 from controller.forecasting.cold_start import peak_prior
-from controller.forecasting.pipeline import forecast_series
+from controller.forecasting.pipeline import Learned, forecast_with_selection
 from controller.workflow.ingestion import IngestSettings, StreamIngestor, adopt_learning
 from controller.workflow.persona_matching import PersonaVersions, matcher_in_force
 from controller.workflow.persona_sync import sync_personas
@@ -160,17 +163,38 @@ def forecast_personas(
         raise ConfigError(
             f"forecast.step ({step}) must be a whole multiple of events.bucket ({bucket})"
         )
-    horizon = math.ceil(config.forecast.horizon / step)
-    start = origin - step * math.ceil(config.forecast.history / step)
-    calendar = load_calendar(config.personas_dir / CALENDAR_FILE, known_personas=set(personas.keys))
+    calendar = persona_calendar(config, personas)
     forecasts = {}
     with threadpool_limits(limits=1):  # small matrices: BLAS threads only contend
         for file in personas.files:
-            key = file.persona.key
-            per_second = persona_rate(config, metrics, key, start, origin)
-            prior = peak_prior(file.persona.traffic_pattern.peak_times)
-            forecasts[key] = forecast_series(per_second, horizon, calendar=calendar, prior=prior)
+            forecast, _ = forecast_persona(config, file, metrics, origin, calendar)
+            forecasts[file.persona.key] = forecast
     return forecasts
+
+
+def persona_calendar(config: ControllerConfig, personas: PersonaSet) -> Calendar:
+    return load_calendar(config.personas_dir / CALENDAR_FILE, known_personas=set(personas.keys))
+
+
+def forecast_persona(
+    config: ControllerConfig,
+    file: PersonaFile,
+    metrics: MetricStore,
+    origin: datetime,
+    calendar: Calendar,
+    learned: Learned | None = None,
+) -> tuple[Forecast, Selection]:
+    """One persona's forecast from `origin` (and the model selection behind it); `learned`:
+    what the feedback loop adds (re-calibrated bands, bias correction, kept model)."""
+    step = config.forecast.step
+    horizon = math.ceil(config.forecast.horizon / step)
+    start = origin - step * math.ceil(config.forecast.history / step)
+    key = file.persona.key
+    per_second = persona_rate(config, metrics, key, start, origin)
+    prior = peak_prior(file.persona.traffic_pattern.peak_times)
+    return forecast_with_selection(
+        per_second, horizon, calendar=calendar, prior=prior, learned=learned
+    )
 
 
 def persona_rate(
@@ -271,7 +295,7 @@ def allocate_fleets(
     sessions: dict[str, SessionStats] | None = None,
     in_force: dict[str, str] | None = None,
     lb_units_in_force: dict[str, int] | None = None,
-    learned_profiles: dict[str, ResourceProfile] | None = None,
+    learned_profiles: Mapping[str, ResourceProfile | Profile] | None = None,
     catalog: Catalog | None = None,
 ) -> AllocationSet:
     """Forecast events/s x measured sessions per (event/s) = sessions; x profile = demand.
@@ -299,7 +323,7 @@ def allocate_fleets(
             factor = stats.sessions_per_event_rate if stats else 1.0
             rate = np.maximum(np.nan_to_num(forecasts[key].level(quantile), nan=0.0), 0.0)
             learned = learned_profiles.get(key)
-            profile = learned or persona.resource_profile
+            profile = _profile(learned or persona.resource_profile)
             observed = None
             if stats is not None:
                 steps_back = max(1, int(window / step))
@@ -311,12 +335,7 @@ def allocate_fleets(
                     key=key,
                     sessions=rate * factor,
                     requests_per_s=rate,
-                    profile=Profile(
-                        profile.cpu_demand,
-                        float(profile.memory_demand),
-                        float(profile.network_bandwidth),
-                        float(profile.io_operations),
-                    ),
+                    profile=profile,
                     profile_source="learned" if learned else "declared",
                     regions=persona.traffic_pattern.geographic_distribution,
                     observed_sessions=observed,
@@ -337,3 +356,14 @@ def allocate_fleets(
     ordered = [results[f.name] for f in config.fleets]
     fleets_out, balancers = allocate_load_balancers(ordered, demands, lb_units_in_force)
     return AllocationSet(fleets_out, balancers)
+
+
+def _profile(profile: ResourceProfile | Profile) -> Profile:
+    if isinstance(profile, Profile):
+        return profile
+    return Profile(
+        profile.cpu_demand,
+        float(profile.memory_demand),
+        float(profile.network_bandwidth),
+        float(profile.io_operations),
+    )

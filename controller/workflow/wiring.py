@@ -29,6 +29,7 @@ from controller.adapters.storage.drift_store import DriftStore
 from controller.adapters.storage.forecast_store import ForecastStore
 from controller.adapters.storage.health_store import HealthStore
 from controller.adapters.storage.ingest_store import IngestStore
+from controller.adapters.storage.learning_store import LearningStore
 from controller.adapters.storage.meta_store import MetaStore
 from controller.adapters.storage.metric_store import MetricStore
 from controller.adapters.storage.persona_store import PersonaStore
@@ -83,6 +84,8 @@ class Controller:
     """region -> FleetCloud (AwsFleet unless a test injects another)"""
     alert_sinks: list[AlertSink]
     """where alerts are delivered; a log line by default (controller.workflow.alerts)"""
+    learning_store: LearningStore
+    """what the feedback loop learned: model choices, bias corrections, resource profiles"""
     anomaly_store: AnomalyStore
     anomaly_alerts: AlertDispatcher
     """anomaly alerts: the log always, a webhook and SNS when configured"""
@@ -135,6 +138,7 @@ def build_controller(
         health_store=HealthStore(engine),
         cloud=RegionalClouds(cloud or _aws(config)),
         alert_sinks=alert_sinks if alert_sinks is not None else [LogAlertSink()],
+        learning_store=LearningStore(engine),
         anomaly_store=AnomalyStore(engine),
         anomaly_alerts=AlertDispatcher(AnomalyAlertStore(engine), _anomaly_channels(config)),
     )

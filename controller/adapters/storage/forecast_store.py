@@ -66,6 +66,28 @@ class ForecastStore:
         with self.engine.connect() as conn:
             return [_decode(row) for row in conn.execute(query)]
 
+    def spaced(self, series_id: str, start: datetime, spacing: timedelta) -> list[StoredForecast]:
+        """Like `since`, but one forecast per origin (the newest cycle's) and origins at least
+        `spacing` apart, newest kept: the feedback loop's sample, read without loading the rest."""
+        query = (
+            select(forecasts.c.cycle_id, forecasts.c.origin)
+            .where(forecasts.c.series_id == series_id, forecasts.c.origin >= to_epoch(start))
+            .order_by(forecasts.c.origin.desc(), forecasts.c.cycle_id.desc())
+        )
+        wanted: list[int] = []
+        last: int | None = None
+        with self.engine.connect() as conn:
+            for cycle_id, origin in conn.execute(query):
+                if last is None or last - int(origin) >= spacing.total_seconds():
+                    wanted.append(int(cycle_id))
+                    last = int(origin)
+            rows = conn.execute(
+                select(forecasts)
+                .where(forecasts.c.series_id == series_id, forecasts.c.cycle_id.in_(wanted))
+                .order_by(forecasts.c.origin, forecasts.c.cycle_id)
+            )
+            return [_decode(row) for row in rows]
+
     def prune(self, before: datetime) -> None:
         with self.engine.begin() as conn:
             conn.execute(delete(forecasts).where(forecasts.c.origin < to_epoch(before)))
