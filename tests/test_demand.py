@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
+from controller.adapters.storage.plan_store import StoredPlan
 from controller.allocation.demand import (
     FleetPlacement,
     PersonaDemand,
@@ -20,6 +21,7 @@ from controller.domain.allocation import FleetAllocation
 from controller.domain.forecast import Forecast
 from controller.domain.persona import ResourceProfile
 from controller.workflow import steps
+from controller.workflow.review_step import in_force
 from tests.helpers import ROOT
 
 US, EU = FleetPlacement("web-us", "us-east-1"), FleetPlacement("web-eu", "eu-west-1")
@@ -113,3 +115,49 @@ def test_a_learned_profile_replaces_the_declared_one_and_the_reason_says_so() ->
     web_learned = next(a for a in learned.fleets if a.fleet == "web")
     assert web_learned.desired_now > web_declared.desired_now
     assert any("peak-hour-shopper x 1.00 (learned profile" in r for r in web_learned.reasons)
+
+
+def test_scale_in_steps_down_from_the_capacity_the_applied_schedule_holds_now() -> None:
+    """Re-planning every cycle must not skip the bounded scale-in: a fleet at 20 with no
+    demand left goes to 18 (10% a step), not straight to its minimum."""
+    config = load_config(ROOT / "controller.yaml")
+    personas = steps.load_personas(config)
+    origin = datetime(2026, 11, 4, 12, tzinfo=UTC)
+    step = config.forecast.step
+    quiet = {
+        key: Forecast(key, origin, step, np.zeros(24), {0.95: np.zeros(24), 0.5: np.zeros(24)})
+        for key in personas.keys
+    }
+    fresh = steps.allocate_fleets(config, personas, quiet, origin)
+    carried = steps.allocate_fleets(config, personas, quiet, origin, capacity_in_force={"web": 20})
+    web_fresh = next(a for a in fresh.fleets if a.fleet == "web")
+    web_carried = next(a for a in carried.fleets if a.fleet == "web")
+    assert web_fresh.desired_now == web_fresh.min_size
+    assert web_carried.desired_now == 18
+
+
+def test_the_capacity_in_force_follows_the_applied_schedule() -> None:
+    applied = datetime(2026, 11, 4, 9, tzinfo=UTC)
+    fleet = {
+        "region": "us-east-1",
+        "instance_type": "c6i.large",
+        "min_size": 2,
+        "max_size": 30,
+        "desired_capacity": 4,
+        "target_cpu_utilization": 70.0,
+        "instance_warmup": 300,
+        "scheduled_actions": [
+            {
+                "name": "web-20261104T1100Z",
+                "start_time": "2026-11-04T11:00:00Z",
+                "desired_capacity": 12,
+                "min_size": 2,
+                "max_size": 30,
+            }
+        ],
+    }
+    plan = StoredPlan("000001-abc", 1, applied, "applied", {}, {"fleets": {"web": fleet}})
+    before = in_force(plan)
+    assert before.capacity_at(applied) == {"web": 4}
+    assert before.capacity_at(datetime(2026, 11, 4, 12, tzinfo=UTC)) == {"web": 12}
+    assert in_force(None).capacity_at(applied) == {}

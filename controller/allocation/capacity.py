@@ -73,8 +73,9 @@ def allocate(
     catalog: Catalog,
     current: int | None = None,
 ) -> FleetAllocation:
-    """`current`: the desired capacity in force (last applied plan), which the scale-in step
-    limit starts from; None (the daemon today) limits steps within this plan only."""
+    """`current`: the desired capacity in force (the daemon passes what the last applied
+    plan's schedule holds now), which the scale-in step limit starts from; None limits steps
+    within this plan only."""
     choice = choose_type(rule, demand.resources, catalog, step)
     kind = choice.instance_type
     per_instance = kind.capacity * rule.target_utilization

@@ -184,6 +184,7 @@ def run_cycle(controller: Controller) -> CycleOutcome:
                     before.instance_types,
                     before.lb_units,
                     learned.profiles,
+                    capacity_in_force=before.capacity_at(origin),
                 ),
                 anomalies.overrides,
                 origin,

@@ -6,7 +6,7 @@ first plans again from the same variables and refuses if the plan is not the one
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -14,6 +14,7 @@ from controller.adapters.review_files import save_review
 from controller.adapters.storage.plan_store import StoredPlan
 from controller.allocation.catalog import Catalog, load_catalog
 from controller.config import ControllerConfig
+from controller.domain.applied import AppliedFleet, applied_stack
 from controller.domain.errors import InputError, PermanentError
 from controller.domain.plan import PlanSummary
 from controller.domain.state import PlanStatus
@@ -48,10 +49,16 @@ class InForce:
 
     fleets: dict[str, FleetBaseline]
     lb_units: dict[str, int]
+    scheduled: dict[str, AppliedFleet] = field(default_factory=dict)
 
     @property
     def instance_types(self) -> dict[str, str]:
         return {name: f.instance_type for name, f in self.fleets.items()}
+
+    def capacity_at(self, when: datetime) -> dict[str, int]:
+        """Per fleet, the desired capacity the applied plan's schedule set for `when`: where a
+        new plan's bounded scale-in steps start from."""
+        return {name: fleet.capacity_at(when) for name, fleet in self.scheduled.items()}
 
 
 def in_force(last: StoredPlan | None, catalog: Catalog | None = None) -> InForce:
@@ -70,7 +77,8 @@ def in_force(last: StoredPlan | None, catalog: Catalog | None = None) -> InForce
             price_per_hour=kind.price(str(f.get("region", ""))) if kind else None,
         )
     units = {name: int(lb["capacity_units"]) for name, lb in balancers.items()}
-    return InForce(baseline, units)
+    scheduled = applied_stack(last.plan_id, last.created_at, variables).fleets if last else {}
+    return InForce(baseline, units, scheduled)
 
 
 def review_plan(

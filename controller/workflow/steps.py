@@ -297,10 +297,13 @@ def allocate_fleets(
     lb_units_in_force: dict[str, int] | None = None,
     learned_profiles: Mapping[str, ResourceProfile | Profile] | None = None,
     catalog: Catalog | None = None,
+    capacity_in_force: Mapping[str, int] | None = None,
 ) -> AllocationSet:
     """Forecast events/s x measured sessions per (event/s) = sessions; x profile = demand.
 
     `sessions` defaults to one session per event/s when no measurement is given (tests).
+    `capacity_in_force`: per fleet, the capacity the applied schedule holds now; bounded
+    scale-in steps start from it, so re-planning every cycle cannot skip them.
     """
     catalog = catalog or load_catalog()
     step = config.forecast.step
@@ -352,7 +355,14 @@ def allocate_fleets(
         demands.update(group_demands)
         for fleet in fleets:
             rule = fleet_rule(fleet, catalog, in_force.get(fleet.name), position[fleet.name])
-            results[fleet.name] = allocate(rule, group_demands[fleet.name], origin, step, catalog)
+            results[fleet.name] = allocate(
+                rule,
+                group_demands[fleet.name],
+                origin,
+                step,
+                catalog,
+                (capacity_in_force or {}).get(fleet.name),
+            )
     ordered = [results[f.name] for f in config.fleets]
     fleets_out, balancers = allocate_load_balancers(ordered, demands, lb_units_in_force)
     return AllocationSet(fleets_out, balancers)
