@@ -157,10 +157,17 @@ def test_a_steady_rate_of_unusual_sessions_is_not_an_anomaly() -> None:
 
 
 def test_a_short_sustained_period_still_needs_two_forecast_steps() -> None:
-    config = ControllerConfig()
-    assert thresholds_for(config.anomalies, STEP).sustained_steps == 2
-    assert thresholds_for(config.anomalies, timedelta(minutes=1)).sustained_steps == 5
-    assert thresholds_for(config.anomalies, STEP).smoothing_steps == 1
+    settings = AnomaliesConfig(sustained=timedelta(minutes=5))
+    assert thresholds_for(settings, STEP).sustained_steps == 2
+    assert thresholds_for(settings, timedelta(minutes=1)).sustained_steps == 5
+    assert thresholds_for(settings, STEP).smoothing_steps == 1
+
+
+def test_the_default_sustained_period_matches_the_ten_minute_bursts_of_the_goal() -> None:
+    settings = ControllerConfig().anomalies
+    assert settings.sustained == timedelta(minutes=10)
+    assert thresholds_for(settings, timedelta(minutes=1)).sustained_steps == 10
+    assert thresholds_for(settings, STEP).sustained_steps == 2
 
 
 def test_the_committed_state_schema_is_the_documents_schema_with_typed_anomalies(
