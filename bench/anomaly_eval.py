@@ -72,7 +72,7 @@ BURST5_SUSTAINED = 5
 SUSTAINED = 10
 """minutes: the goal's bursts last 10 minutes or more (the daemon's `anomalies.sustained`)"""
 POISSON_SIGMAS = 3.0
-CALIBRATION_FACTORS = (1.5, 1.75, 2.0, 2.25, 2.5)
+CALIBRATION_FACTORS = tuple(round(1.5 + 0.1 * i, 1) for i in range(11))
 FALSE_ALARMS_PER_WEEK = 1.0
 SEEDS = (4, 5, 6, 7, 8)
 

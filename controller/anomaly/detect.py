@@ -148,6 +148,7 @@ def outside_interval(
                     {
                         "direction": direction,
                         "steps": float(last - first),
+                        "median_over_sustained": round(_nanmean(values[a:b]), 3),
                         "mean_actual": round(_nanmean(actual[first:last]), 3),
                         "mean_bound": round(float(np.nanmean(bound)), 3),
                     },
