@@ -12,12 +12,22 @@ Bands standing in for the forecaster's p05-p95 band (which the cycle uses instea
 - `seasonal`: `seasonal_interval` (the same minute on the previous 7 days, +-7 minutes, median +-
   3 robust sigmas, on the 3-minute trailing mean);
 - `level`: `level_interval` (the previous hour's median x/÷ 2, Poisson floor), 7 minutes sustained;
-- `burst`: `burst_interval` (above the previous hour's level carried along the usual daily shape
-  AND above the seasonal band at 1 robust sigma), judged on a 5-minute trailing median (a burst
-  moves it, one client's spike of a minute or two does not), 5 minutes sustained. Its settings
-  were chosen on July alone; `july_august` reports July and the held-out August separately. A finding counts as true when it overlaps
-an injected anomaly of its kind; precision = true findings / findings, recall = injected anomalies
-found / injected. Goal: recall >= 0.9 at precision >= 0.8 on 3x bursts of >= 10 minutes.
+- `burst5` (the previous rule, for comparison): `burst_interval` (above the previous hour's level
+  carried along the usual daily shape, x2 with a per-minute Poisson floor, AND above the seasonal
+  band at 1 robust sigma), judged on a 5-minute trailing median, 5 minutes sustained;
+- `burst` (what the daemon's detector does, `outside_interval` with `expected`): the median of
+  the last 10 minutes (the goal's sustained period: a natural surge of 5-7 minutes hardly moves
+  it, one client's spike of a minute or two not at all) above the seasonal band of that median
+  (1 robust sigma) AND above `count_floor`: `excess_factor` x the same expected level plus 3
+  Poisson sigmas of a 10-minute count (at ~13 requests/minute noise is a third of the level).
+  `excess_factor` is calibrated, not tuned on the injected bursts: the smallest of
+  CALIBRATION_FACTORS whose findings on July's un-injected data stay at most
+  FALSE_ALARMS_PER_WEEK (20 bursts in July's ~4 weeks at recall 0.9 leave room for about one
+  false alarm a week at precision 0.8).
+All settings were chosen on July alone; `july_august` reports July and the held-out August
+separately, then the whole trace. A finding counts as true when it overlaps an injected anomaly
+of its kind; precision = true findings / findings, recall = injected anomalies found / injected.
+Goal: recall >= 0.9 at precision >= 0.8 on 3x bursts of >= 10 minutes.
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 from bench.matching_eval import load_personas  # noqa: E402
 from controller.anomaly.detect import (  # noqa: E402
     Thresholds,
+    burst_band,
     burst_interval,
     level_interval,
     outside_interval,
@@ -55,11 +66,14 @@ from controller.matching.synthetic import GeneratorSettings, generate  # noqa: E
 DATA = ROOT / "bench" / "data" / "nasa-http-1995-per-minute.csv.gz"
 DAY = 1440
 THRESHOLDS = Thresholds()
-Rule = Literal["seasonal", "level", "burst"]
-BURST_MEDIAN = 5
-"""minutes in the burst rule's trailing median: shorter than the 10-minute bursts it looks for,
-longer than the one-client spikes of a minute or two the real trace is full of"""
-BURST_SUSTAINED = 5
+Rule = Literal["seasonal", "level", "burst5", "burst"]
+BURST5_MEDIAN = 5
+BURST5_SUSTAINED = 5
+SUSTAINED = 10
+"""minutes: the goal's bursts last 10 minutes or more (the daemon's `anomalies.sustained`)"""
+POISSON_SIGMAS = 3.0
+CALIBRATION_FACTORS = tuple(round(1.5 + 0.1 * i, 1) for i in range(11))
+FALSE_ALARMS_PER_WEEK = 1.0
 SEEDS = (4, 5, 6, 7, 8)
 
 
@@ -106,21 +120,50 @@ def interval(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return seasonal_interval(smooth(values, THRESHOLDS.smoothing_steps), DAY)
 
 
-def burst_findings(series: np.ndarray, times: list[datetime], rule: Rule) -> list[Finding]:
+def burst_findings(
+    series: np.ndarray, times: list[datetime], rule: Rule, factor: float = 2.0
+) -> list[Finding]:
     """Findings above the band of `rule` (see the module docstring)."""
+    expected = None
     if rule == "burst":
+        expected, lo, hi = burst_band(series, DAY, SUSTAINED)
+        statistic = series
+        thresholds = Thresholds(
+            sustained_steps=SUSTAINED, excess_factor=factor, poisson_sigmas=POISSON_SIGMAS
+        )
+    elif rule == "burst5":
         _, lo, hi = burst_interval(series, DAY)
-        statistic = rolling_median(series, BURST_MEDIAN)
-        thresholds = Thresholds(sustained_steps=BURST_SUSTAINED, smoothing_steps=1)
+        statistic = rolling_median(series, BURST5_MEDIAN)
+        thresholds = Thresholds(sustained_steps=1, smoothing_steps=1)
     else:
         _, lo, hi = level_interval(series) if rule == "level" else interval(series)
-        statistic = series
-        thresholds = Thresholds(sustained_steps=7) if rule == "level" else THRESHOLDS
-    return [
-        f
-        for f in outside_interval(times, statistic, lo, hi, None, thresholds)
-        if f.evidence["direction"] == "above"
-    ]
+        statistic = smooth(series, THRESHOLDS.smoothing_steps)
+        thresholds = Thresholds(sustained_steps=1, smoothing_steps=1)
+    found = outside_interval(times, statistic, lo, hi, None, thresholds, expected=expected)
+    found = [f for f in found if f.evidence["direction"] == "above"]
+    if rule != "burst":  # the earlier rules: their band exceeded for so many steps in a row
+        held = {"burst5": BURST5_SUSTAINED, "level": 7}.get(rule, THRESHOLDS.sustained_steps)
+        found = [f for f in found if f.evidence["steps"] >= held]
+    return found
+
+
+def calibrate(times: list[datetime], nasa: np.ndarray, span: tuple[int, int]) -> float:
+    """The smallest excess_factor whose findings on July's un-injected data (all of them false
+    alarms by the benchmark's count, though some are real surges) stay within the target."""
+    weeks = (span[1] - span[0]) / (7 * DAY)
+    chosen = CALIBRATION_FACTORS[-1]
+    for factor in reversed(CALIBRATION_FACTORS):
+        found = [
+            f
+            for f in burst_findings(nasa, times, "burst", factor)
+            if times[span[0]] <= f.start < times[span[1]]
+        ]
+        rate = len(found) / weeks
+        print(f"  calibration on July un-injected: excess_factor {factor}: {rate:.2f} per week")
+        if rate <= FALSE_ALARMS_PER_WEEK:
+            chosen = factor
+    print(f"  excess_factor {chosen} (smallest at <= {FALSE_ALARMS_PER_WEEK:g} false alarm/week)")
+    return chosen
 
 
 def bursts_in(
@@ -130,6 +173,7 @@ def bursts_in(
     rule: Rule,
     span: tuple[int, int],
     count: int,
+    factor: float = 2.0,
 ) -> tuple[float, float, int]:
     """Precision, recall and findings for `count` 3x bursts of 10-30 min inside `span`."""
     rng = np.random.default_rng(seed)
@@ -139,16 +183,23 @@ def bursts_in(
     for a, b in bursts:
         series[a:b] *= 3.0
     found = [
-        f for f in burst_findings(series, times, rule) if times[span[0]] <= f.start < times[span[1]]
+        f
+        for f in burst_findings(series, times, rule, factor)
+        if times[span[0]] <= f.start < times[span[1]]
     ]
     return precision_recall(found, bursts, times)
 
 
 def burst_and_drop(
-    name: str, times: list[datetime], clean: np.ndarray, seed: int, rule: Rule = "seasonal"
+    name: str,
+    times: list[datetime],
+    clean: np.ndarray,
+    seed: int,
+    rule: Rule = "seasonal",
+    factor: float = 2.0,
 ) -> None:
     first = 7 * DAY + 60
-    p, r, n = bursts_in(times, clean, seed, rule, (first, clean.shape[0] - 60), 30)
+    p, r, n = bursts_in(times, clean, seed, rule, (first, clean.shape[0] - 60), 30, factor)
     goal = "met" if r >= 0.9 and p >= 0.8 else "NOT met"
     print(
         f"  {name}: 3x bursts of 10-30 min: 30 injected, {n} findings, "
@@ -246,34 +297,50 @@ def unseen_persona(seed: int) -> None:
 
 def main() -> None:
     print(f"thresholds: {THRESHOLDS}")
+    nasa_start, nasa = load_nasa()
+    nasa_times = [nasa_start + timedelta(minutes=i) for i in range(nasa.shape[0])]
+    spans = nasa_spans(nasa)
+    factor = calibrate(nasa_times, nasa, spans["July (chosen on)"])
     series = generated_series(3)
     start = datetime(2026, 1, 5, tzinfo=UTC)
     times = [start + timedelta(minutes=i) for i in range(series.shape[0])]
     burst_and_drop("generated [seasonal band]", times, series, seed=1)
-    burst_and_drop("generated [burst band]", times, series, seed=1, rule="burst")
+    burst_and_drop("generated [burst band]", times, series, seed=1, rule="burst", factor=factor)
     unseen_persona(seed=2)
-    nasa_start, nasa = load_nasa()
-    nasa_times = [nasa_start + timedelta(minutes=i) for i in range(nasa.shape[0])]
-    for rule in ("seasonal", "level", "burst"):
-        burst_and_drop(f"NASA 1995 [{rule} band], seed 4", nasa_times, nasa, seed=4, rule=rule)
-    july_august(nasa_times, nasa)
+    for rule in ("seasonal", "level", "burst5", "burst"):
+        name = f"NASA 1995 [{rule} band], seed 4"
+        burst_and_drop(name, nasa_times, nasa, seed=4, rule=rule, factor=factor)
+    july_august(nasa_times, nasa, spans, factor)
 
 
-def july_august(times: list[datetime], nasa: np.ndarray) -> None:
-    """The burst rule's settings were chosen on July only (20 bursts x 5 seeds); August, which
-    it never saw, confirms or refutes them. Means over the seeds, and the worst seed."""
+def nasa_spans(nasa: np.ndarray) -> dict[str, tuple[int, int]]:
+    """July (from day 2: settings are chosen here), August (held out: from 4 days after the
+    outage that separates them) and the whole trace after its first week."""
     gap = int(np.argmax((np.arange(nasa.shape[0]) > 10 * DAY) & np.isnan(nasa)))
-    spans = {"July (chosen on)": (2 * DAY, gap - 60), "August (held out)": (gap + 4 * DAY, -60)}
-    for label, (a, b) in spans.items():
-        span = (a, b if b > 0 else nasa.shape[0] + b)
-        for rule in ("level", "burst"):
-            scores = [bursts_in(times, nasa, seed, rule, span, 20) for seed in SEEDS]
+    return {
+        "July (chosen on)": (2 * DAY, gap - 60),
+        "August (held out)": (gap + 4 * DAY, nasa.shape[0] - 60),
+        "July+August (whole)": (7 * DAY + 60, nasa.shape[0] - 60),
+    }
+
+
+def july_august(
+    times: list[datetime], nasa: np.ndarray, spans: dict[str, tuple[int, int]], factor: float
+) -> None:
+    """The burst rule's settings were chosen on July only; August, which it never saw, confirms
+    or refutes them; the whole trace for context. 20 bursts per month (30 over the whole) x 5
+    seeds: means over the seeds, and the worst seed."""
+    for label, span in spans.items():
+        count = 30 if "whole" in label else 20
+        for rule in ("level", "burst5", "burst"):
+            scores = [bursts_in(times, nasa, seed, rule, span, count, factor) for seed in SEEDS]
             p = [s[0] for s in scores]
             r = [s[1] for s in scores]
+            goal = "met" if np.mean(r) >= 0.9 and np.mean(p) >= 0.8 else "NOT met"
             print(
-                f"  NASA {label} [{rule} band]: 3x bursts of 10-30 min, 20 x {len(SEEDS)} seeds: "
-                f"precision {np.mean(p):.3f} (worst {min(p):.3f}), "
-                f"recall {np.mean(r):.3f} (worst {min(r):.3f})"
+                f"  NASA {label} [{rule} band]: 3x bursts of 10-30 min, {count} x {len(SEEDS)} "
+                f"seeds: precision {np.mean(p):.3f} (worst {min(p):.3f}), "
+                f"recall {np.mean(r):.3f} (worst {min(r):.3f}) (goal on the means: {goal})"
             )
 
 

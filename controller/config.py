@@ -482,10 +482,22 @@ class AnomaliesConfig(_Section):
         default=4.0, description="matched sessions this many sigmas off in resource use are unusual"
     )
     sustained: Duration = Field(
-        default=timedelta(minutes=5), description="how long a metric must be off to be an anomaly"
+        default=timedelta(minutes=10),
+        description="how long a metric must be off to be an anomaly (demand: judged on the "
+        "median over this period, so a surge of a few minutes is not a burst)",
     )
     resolve_after: Duration = Field(
         default=timedelta(minutes=10), description="quiet this long -> resolved"
+    )
+    excess_factor: Annotated[float, Field(ge=1)] = Field(
+        default=1.0,
+        description="demand above the forecast must also exceed this times its mean (1: the "
+        "p95 band decides; raise it to alert only on bursts of that size)",
+    )
+    poisson_sigmas: Annotated[float, Field(ge=0)] = Field(
+        default=3.0,
+        description="demand above the forecast must also exceed it by this many Poisson "
+        "standard deviations of the sustained period's count (quiet personas are noisy)",
     )
     unmatched_factor: Annotated[float, Field(gt=1)] = 3.0
     unmatched_min_rate: Annotated[float, Field(ge=0)] = 5.0

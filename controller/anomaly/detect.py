@@ -1,8 +1,9 @@
 """Detectors: session-level flags and metric-level findings on regular series (numpy in).
 
 Series are per step (e.g. one minute), `times[i]` is the start of step i. A metric-level finding
-needs its condition to hold for `min_steps` consecutive steps (the configured sustained period);
-NaN steps (gaps) break a run rather than extend it.
+needs its condition to hold over the configured sustained period: demand outside its band on the
+period's median, rates for `min_steps` consecutive steps; NaN steps (gaps) break a run rather
+than extend it.
 """
 
 from __future__ import annotations
@@ -38,7 +39,14 @@ class Thresholds:
     """... when at least this much was expected per step (a quiet night going quieter is not
     news; Poisson noise at 3 per minute often reads as 0)"""
     smoothing_steps: int = 3
-    """rolling mean over this many steps before comparing a noisy series to its interval"""
+    """rolling mean over this many steps before comparing a noisy rate to its limit (unmatched
+    spikes, vanished traffic)"""
+    excess_factor: float = 1.0
+    """demand above: also above this times the expected value (1: the forecast's p95 band
+    alone decides; the bench's forecast-free level needs 2, see docs/anomalies.md)"""
+    poisson_sigmas: float = 3.0
+    """demand above: also this many Poisson standard deviations of the sustained window's
+    count above `excess_factor` x expected (a quiet persona's noise is not a burst)"""
 
 
 def unusual_resources(persona: IntArray, resource_z: FloatArray, threshold: float) -> BoolArray:
@@ -74,6 +82,22 @@ def smooth(values: FloatArray, steps: int) -> FloatArray:
     return np.where(np.isnan(values), np.nan, out)
 
 
+def count_floor(
+    expected: FloatArray,
+    window: int,
+    factor: float,
+    sigmas: float,
+    counts_per_unit: float = 1.0,
+) -> FloatArray:
+    """`factor` x expected plus `sigmas` Poisson standard deviations of a `window`-step average
+    of counts at that rate: the least a sustained window must average to be above what was
+    expected. `counts_per_unit` converts the series' unit to counts per step (events/s over a
+    5-minute step: 300). At 13 requests per minute over 10 minutes the Poisson term is about 5
+    on top of 26; at 1000 it is negligible, and the factor decides."""
+    rate = np.maximum(factor * expected, 0.0) * counts_per_unit  # NaN (nothing expected) stays
+    return np.asarray((rate + sigmas * np.sqrt(rate / max(window, 1))) / counts_per_unit)
+
+
 def outside_interval(
     times: Sequence[datetime],
     actual: FloatArray,
@@ -81,32 +105,62 @@ def outside_interval(
     hi: FloatArray,
     persona: str | None,
     thresholds: Thresholds,
+    expected: FloatArray | None = None,
+    counts_per_unit: float = 1.0,
 ) -> list[Finding]:
-    """Demand above the forecast's upper band or below its lower band for a sustained period."""
-    values = smooth(actual, thresholds.smoothing_steps)
+    """Demand above the upper band or below the lower band over a sustained period.
+
+    The test is on the median of the trailing `sustained_steps` (the sustained period): it is
+    off only when more than half of that period is, so a one-client spike of a minute or two
+    does not count and a surge must last about half the period before it can; and since the
+    period's values are pooled, the band it is judged against can be the count-aware one
+    (`count_floor`) for that many steps. With `expected` (the forecast mean), above also means
+    above `count_floor(expected, ...)`. A finding is reported from where the median's
+    window had its middle (the median lags a step change by half the window)."""
+    window = max(1, thresholds.sustained_steps)
+    values = rolling_median(actual, window)
+    upper = hi
+    if expected is not None:
+        floor = count_floor(
+            expected,
+            window,
+            thresholds.excess_factor,
+            thresholds.poisson_sigmas,
+            counts_per_unit,
+        )
+        upper = np.fmax(hi, floor)
     found = []
     with np.errstate(invalid="ignore"):
-        above, below = values > hi, values < lo
+        above, below = values > upper, values < lo
+    lag_start, lag_end = (window - 1) // 2, window // 2
     for flag, direction in ((above, "above"), (below, "below")):
-        for a, b in runs(flag, thresholds.sustained_steps):
-            bound = hi[a:b] if direction == "above" else lo[a:b]
+        for a, b in runs(flag, 1):
+            first, last = max(0, a - lag_start), max(a - lag_start + 1, b - lag_end)
+            bound = upper[a:b] if direction == "above" else lo[a:b]
             ratio = float(np.nanmean(values[a:b]) / max(float(np.nanmean(bound)), 1e-9))
             found.append(
                 Finding(
                     "demand_outside_forecast",
                     persona,
-                    times[a],
-                    _end(times, b),
+                    times[first],
+                    _end(times, min(last, len(times))),
                     ratio,
                     {
                         "direction": direction,
-                        "steps": float(b - a),
-                        "mean_actual": round(float(np.nanmean(actual[a:b])), 3),
+                        "steps": float(last - first),
+                        "median_over_sustained": round(_nanmean(values[a:b]), 3),
+                        "mean_actual": round(_nanmean(actual[first:last]), 3),
                         "mean_bound": round(float(np.nanmean(bound)), 3),
                     },
                 )
             )
     return found
+
+
+def _nanmean(values: FloatArray) -> float:
+    """NaN for an all-NaN stretch (a gap), quietly."""
+    finite = values[~np.isnan(values)]
+    return float(finite.mean()) if finite.size else float("nan")
 
 
 def unmatched_spike(
@@ -316,3 +370,17 @@ def burst_interval(
     expected = trailing_median(values, level_window) * shape
     level_hi = np.maximum(factor * expected, expected + poisson_sigmas * np.sqrt(expected + 1.0))
     return expected, expected / factor, np.fmax(level_hi, seasonal_hi)
+
+
+def burst_band(
+    values: FloatArray, period: int, window: int, width: float = 1.0, level_window: int = 60
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The forecast-free stand-in for a forecast band, for counts per step with a daily shape
+    (the bench's real trace): (expected, lo, hi) where expected is `burst_interval`'s level
+    (the last `level_window` steps' median carried along the usual daily shape) and hi the
+    seasonal band (`width` robust sigmas) of the `window`-step trailing median, the statistic
+    `outside_interval` judges. Pass `expected` to `outside_interval` too: a step is above only
+    if it is above both the seasonal band and the count-aware level (`count_floor`)."""
+    expected, lo, _ = burst_interval(values, period, level_window=level_window)
+    _, _, hi = seasonal_interval(rolling_median(values, window), period, width=width)
+    return expected, lo, hi

@@ -147,7 +147,16 @@ def metric_findings(
         actual = persona_rate(config, metrics, key, start, origin).values
         made = [s.forecast for s in forecasts.since(key, start - config.forecast.horizon)]
         band = band_in_force(made, start, step, steps)
-        found += outside_interval(times, actual, band.lo, band.hi, key, thresholds)
+        found += outside_interval(
+            times,
+            actual,
+            band.lo,
+            band.hi,
+            key,
+            thresholds,
+            expected=band.mean,
+            counts_per_unit=step.total_seconds(),  # demand is events/s: counts per step
+        )
         found += traffic_vanished(times, actual, band.mean, key, thresholds)
     unmatched = metrics.series("sessions", start - RATE_BASELINE, origin, bucket, persona=UNMATCHED)
     found += unmatched_spike(
@@ -192,7 +201,10 @@ def thresholds_for(settings: AnomaliesConfig, step: timedelta) -> Thresholds:
     per-minute noise is the step itself once steps are that long (5-minute forecast steps).
 
     A condition holds for at least two steps however short `sustained` is: one step beyond a
-    p05-p95 band happens one step in twenty by construction, two in a row far more rarely."""
+    p05-p95 band happens one step in twenty by construction, two in a row far more rarely.
+    Demand is judged on the median over the sustained steps (at 5-minute steps and the default
+    10 minutes: the mean of the last two) against max(p95, `excess_factor` x the forecast mean
+    + `poisson_sigmas` Poisson sigmas of that window's count)."""
     return Thresholds(
         sustained_steps=max(MIN_STEPS, math.ceil(settings.sustained / step)),
         resource_z=settings.resource_z,
@@ -201,6 +213,8 @@ def thresholds_for(settings: AnomaliesConfig, step: timedelta) -> Thresholds:
         vanished_fraction=settings.vanished_fraction,
         vanished_min_expected=settings.vanished_min_rate / 60.0,  # demand is in events/s
         smoothing_steps=max(1, round(timedelta(minutes=3) / step)),
+        excess_factor=settings.excess_factor,
+        poisson_sigmas=settings.poisson_sigmas,
     )
 
 

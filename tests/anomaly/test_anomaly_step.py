@@ -15,6 +15,7 @@ import pytest
 from controller.adapters.storage.anomaly_store import AnomalyStore
 from controller.adapters.storage.db import connect
 from controller.anomaly.band import band_in_force
+from controller.anomaly.detect import outside_interval
 from controller.anomaly.mitigation import AllocationOverride, overrides_for
 from controller.anomaly.records import Anomaly
 from controller.cli import main
@@ -157,10 +158,66 @@ def test_a_steady_rate_of_unusual_sessions_is_not_an_anomaly() -> None:
 
 
 def test_a_short_sustained_period_still_needs_two_forecast_steps() -> None:
-    config = ControllerConfig()
-    assert thresholds_for(config.anomalies, STEP).sustained_steps == 2
-    assert thresholds_for(config.anomalies, timedelta(minutes=1)).sustained_steps == 5
-    assert thresholds_for(config.anomalies, STEP).smoothing_steps == 1
+    settings = AnomaliesConfig(sustained=timedelta(minutes=5))
+    assert thresholds_for(settings, STEP).sustained_steps == 2
+    assert thresholds_for(settings, timedelta(minutes=1)).sustained_steps == 5
+    assert thresholds_for(settings, STEP).smoothing_steps == 1
+
+
+def test_the_count_floor_and_its_factor_come_from_the_config() -> None:
+    settings = AnomaliesConfig(excess_factor=2.0, poisson_sigmas=4.0)
+    thresholds = thresholds_for(settings, STEP)
+    assert (thresholds.excess_factor, thresholds.poisson_sigmas) == (2.0, 4.0)
+    defaults = thresholds_for(ControllerConfig().anomalies, STEP)
+    assert (defaults.excess_factor, defaults.poisson_sigmas) == (1.0, 3.0)
+
+
+def test_a_quiet_personas_noise_over_a_narrow_band_is_not_demand_outside_the_forecast() -> None:
+    """13 events per minute: 65 per 5-minute step, Poisson sd 8 (12%). A forecast band only 10%
+    above the mean is crossed by noise every few steps; the count floor the cycle passes
+    (events/s x 300 s per step) keeps that out, and a 3x burst of 10 minutes still counts."""
+    thresholds = thresholds_for(ControllerConfig().anomalies, STEP)
+    steps = 24 * 12
+    times = [T0 + STEP * i for i in range(steps)]
+    rate = 13 / 60  # events/s
+    mean = np.full(steps, rate)
+    actual = np.random.default_rng(5).poisson(65, steps) / 300.0
+    found = outside_interval(
+        times,
+        actual,
+        0.9 * mean,
+        1.1 * mean,
+        "quiet",
+        thresholds,
+        expected=mean,
+        counts_per_unit=300.0,
+    )
+    assert [f for f in found if f.evidence["direction"] == "above"] == []
+    narrow_only = outside_interval(times, actual, 0.9 * mean, 1.1 * mean, "quiet", thresholds)
+    assert [f for f in narrow_only if f.evidence["direction"] == "above"]  # without the floor
+    actual[100:102] *= 3
+    (burst,) = [
+        f
+        for f in outside_interval(
+            times,
+            actual,
+            0.9 * mean,
+            1.1 * mean,
+            "quiet",
+            thresholds,
+            expected=mean,
+            counts_per_unit=300.0,
+        )
+        if f.evidence["direction"] == "above"
+    ]
+    assert burst.start == times[100]
+
+
+def test_the_default_sustained_period_matches_the_ten_minute_bursts_of_the_goal() -> None:
+    settings = ControllerConfig().anomalies
+    assert settings.sustained == timedelta(minutes=10)
+    assert thresholds_for(settings, timedelta(minutes=1)).sustained_steps == 10
+    assert thresholds_for(settings, STEP).sustained_steps == 2
 
 
 def test_the_committed_state_schema_is_the_documents_schema_with_typed_anomalies(
