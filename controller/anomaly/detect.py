@@ -372,15 +372,62 @@ def burst_interval(
     return expected, expected / factor, np.fmax(level_hi, seasonal_hi)
 
 
+def day_type_ratio(
+    values: FloatArray, period: int, day_type: IntArray, periods: int = 7
+) -> FloatArray:
+    """Per step: how busy a day of this step's type usually is next to a day of the last
+    `periods` days pooled, learned from earlier days only.
+
+    Days are the `period`-step blocks from step 0 (the series must start at a day boundary);
+    `day_type` gives each day's type (e.g. 0 weekday, 1 weekend), one entry per day. For day d:
+    the median daily level (mean per step, days with at least half their steps present) of the
+    days of d's type among d-1 .. d-`periods`, over the median daily level of all of them. 1 where
+    the history has no day of that type. `seasonal_interval` pools the same `periods` days, so
+    on a weekend its centre is a weekday's; this ratio (a daily total, so it is steady with only
+    two weekend days a week) brings it to the weekend's volume."""
+    n = values.shape[0]
+    days = -(-n // period)
+    padded = np.full(days * period, np.nan)
+    padded[:n] = values
+    blocks = padded.reshape(days, period)
+    present = np.sum(~np.isnan(blocks), axis=1)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        level = np.where(present >= period // 2, np.nanmean(blocks, axis=1), np.nan)
+    ratio = np.ones(days)
+    for d in range(days):
+        history = np.arange(max(0, d - periods), d)
+        levels = level[history]
+        same = levels[day_type[history] == day_type[d]]
+        same, pooled = same[~np.isnan(same)], levels[~np.isnan(levels)]
+        if same.size and pooled.size and np.median(pooled) > 0:
+            ratio[d] = float(np.median(same) / np.median(pooled))
+    return np.asarray(np.repeat(ratio, period)[:n], dtype=np.float64)
+
+
 def burst_band(
-    values: FloatArray, period: int, window: int, width: float = 1.0, level_window: int = 60
+    values: FloatArray,
+    period: int,
+    window: int,
+    width: float = 1.0,
+    level_window: int = 60,
+    day_type: IntArray | None = None,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """The forecast-free stand-in for a forecast band, for counts per step with a daily shape
     (the bench's real trace): (expected, lo, hi) where expected is `burst_interval`'s level
     (the last `level_window` steps' median carried along the usual daily shape) and hi the
     seasonal band (`width` robust sigmas) of the `window`-step trailing median, the statistic
     `outside_interval` judges. Pass `expected` to `outside_interval` too: a step is above only
-    if it is above both the seasonal band and the count-aware level (`count_floor`)."""
+    if it is above both the seasonal band and the count-aware level (`count_floor`).
+
+    With `day_type` (one entry per `period`-step day from step 0, e.g. 1 for Saturday and
+    Sunday), the seasonal band is scaled by `day_type_ratio` where that is below 1: the band
+    pools the last 7 days, so on a weekend its upper edge is a weekday's and sits above a 3x burst
+    of weekend traffic; the ratio of daily levels (weekend days vs the 7 days pooled, from
+    earlier days only) brings it down to the weekend's volume while keeping the pooled spread
+    (two weekend days a week are too few for a spread of their own)."""
     expected, lo, _ = burst_interval(values, period, level_window=level_window)
     _, _, hi = seasonal_interval(rolling_median(values, window), period, width=width)
+    if day_type is not None:  # only ever lowered, to a quieter day type's volume
+        hi = hi * np.minimum(day_type_ratio(values, period, day_type), 1.0)
     return expected, lo, hi

@@ -10,6 +10,7 @@ from controller.anomaly.detect import (
     Thresholds,
     burst_band,
     count_floor,
+    day_type_ratio,
     outside_interval,
     per_step,
     rolling_median,
@@ -127,9 +128,9 @@ BURST = Thresholds(sustained_steps=10, excess_factor=2.0, poisson_sigmas=3.0)
 """the bench's burst rule: 10 minutes sustained, twice the expected level (docs/anomalies.md)"""
 
 
-def _burst_findings(series: np.ndarray) -> list[Finding]:
+def _burst_findings(series: np.ndarray, day_type: np.ndarray | None = None) -> list[Finding]:
     times = [T0 + timedelta(minutes=i) for i in range(series.shape[0])]
-    expected, lo, hi = burst_band(series, 1440, BURST.sustained_steps)
+    expected, lo, hi = burst_band(series, 1440, BURST.sustained_steps, day_type=day_type)
     return [
         f
         for f in outside_interval(times, series, lo, hi, None, BURST, expected=expected)
@@ -191,3 +192,52 @@ def test_the_count_floor_adds_poisson_noise_of_the_sustained_window() -> None:
 def test_the_rolling_median_uses_only_the_past() -> None:
     values = np.array([1.0, 1.0, 9.0, 1.0, 1.0, 9.0, 9.0, 9.0])
     assert list(rolling_median(values, 3)) == [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 9.0, 9.0]
+
+
+WEEKEND_SHARE = 0.3
+"""weekend traffic next to a weekday's: quiet enough that 3x of it stays under the pooled band"""
+
+
+def _weekly_counts(days: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """`_daily_counts`' shape from Monday (T0), Saturdays and Sundays at WEEKEND_SHARE of it, and
+    the day types (1 = weekend) per day."""
+    minutes = np.arange(days * 1440)
+    types = np.array([(T0 + timedelta(days=d)).weekday() >= 5 for d in range(days)], np.int64)
+    rate = 40 * (0.4 + 0.6 * np.exp(-(((((minutes % 1440) / 60) - 14) / 4) ** 2)))
+    rate = rate * np.where(types[minutes // 1440] == 1, WEEKEND_SHARE, 1.0)
+    return np.random.default_rng(seed).poisson(rate).astype(np.float64), types
+
+
+def test_the_day_type_ratio_is_learned_from_earlier_days_only() -> None:
+    series, types = _weekly_counts(14, seed=9)
+    ratio = day_type_ratio(series, 1440, types)[::1440]
+    assert np.allclose(ratio[:6], 1.0)  # no earlier Saturday: nothing to scale by
+    assert 0.25 < ratio[12] < 0.35 and 0.25 < ratio[13] < 0.35  # the second weekend
+    assert np.allclose(ratio[7:12], 1.0, atol=0.05)  # a weekday: the pooled median is one
+    later = series.copy()
+    later[12 * 1440 :] *= 5  # what happens on day 12 does not move day 12's ratio
+    assert day_type_ratio(later, 1440, types)[12 * 1440] == ratio[12]
+
+
+def test_a_weekend_3x_burst_is_flagged_with_the_day_type_ratio() -> None:
+    """The band pools the last 7 days, so on a weekend its upper edge is a weekday's: a 3x burst
+    of weekend traffic stays under it unless the band is brought to the weekend's volume."""
+    for seed in (10, 11, 12):
+        series, types = _weekly_counts(14, seed=seed)
+        burst = 12 * 1440 + 14 * 60  # the second Saturday, 14:00
+        series[burst : burst + 10] *= 3
+        start, end = T0 + timedelta(minutes=burst), T0 + timedelta(minutes=burst + 10)
+        assert not any(start <= f.start < end for f in _burst_findings(series)), seed
+        found = _burst_findings(series, types)
+        assert any(start <= f.start < end for f in found), seed
+
+
+def test_a_normal_weekend_is_not_flagged_with_the_day_type_ratio() -> None:
+    """Over the second weekend, where the band is brought down to weekend volume. (Monday 00:00
+    is left out: this series jumps from weekend to weekday volume in one minute at midnight,
+    which real traffic does not, and which the band without the ratio flags too.)"""
+    saturday, monday = T0 + timedelta(days=12), T0 + timedelta(days=14)
+    for seed in (13, 14, 15):
+        series, types = _weekly_counts(14, seed=seed)
+        found = [f for f in _burst_findings(series, types) if saturday <= f.start < monday]
+        assert found == [], seed
