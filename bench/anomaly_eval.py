@@ -24,6 +24,11 @@ Bands standing in for the forecaster's p05-p95 band (which the cycle uses instea
   CALIBRATION_FACTORS whose findings on July's un-injected data stay at most
   FALSE_ALARMS_PER_WEEK (20 bursts in July's ~4 weeks at recall 0.9 leave room for about one
   false alarm a week at precision 0.8).
+- `daytype` (chosen on July over `burst`): `burst` with the seasonal band's upper edge scaled by
+  `day_type_ratio` where below 1 (same-day-type vs pooled daily levels over the previous 7 days,
+  weekend = Saturday and Sunday by local date), so a weekend's band is at weekend volume with
+  the pooled spread; calibrated the same way. These bands are the bench's own stand-ins: the
+  daemon judges demand against the stored forecast's band.
 All settings were chosen on July alone; `july_august` reports July and the held-out August
 separately, then the whole trace. A finding counts as true when it overlaps an injected anomaly
 of its kind; precision = true findings / findings, recall = injected anomalies found / injected.
