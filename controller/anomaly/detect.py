@@ -98,6 +98,22 @@ def count_floor(
     return np.asarray((rate + sigmas * np.sqrt(rate / max(window, 1))) / counts_per_unit)
 
 
+def count_ceiling(
+    expected: FloatArray,
+    window: int,
+    factor: float,
+    sigmas: float,
+    counts_per_unit: float = 1.0,
+) -> FloatArray:
+    """The mirror of `count_floor`: expected / `factor` less `sigmas` Poisson standard
+    deviations of a `window`-step average, the most a sustained window may average to be
+    below what was expected (never below zero). A quiet persona's lulls are Poisson noise,
+    not traffic vanishing: at 0.15 events/s over 10 minutes the term is about 0.05."""
+    rate = np.maximum(expected / factor, 0.0) * counts_per_unit
+    lowest = rate - sigmas * np.sqrt(rate / max(window, 1))
+    return np.asarray(np.maximum(lowest, 0.0) / counts_per_unit)
+
+
 def outside_interval(
     times: Sequence[datetime],
     actual: FloatArray,
@@ -115,11 +131,11 @@ def outside_interval(
     does not count and a surge must last about half the period before it can; and since the
     period's values are pooled, the band it is judged against can be the count-aware one
     (`count_floor`) for that many steps. With `expected` (the forecast mean), above also means
-    above `count_floor(expected, ...)`. A finding is reported from where the median's
+    above `count_floor(expected, ...)` and below also means below `count_ceiling(expected, ...)`. A finding is reported from where the median's
     window had its middle (the median lags a step change by half the window)."""
     window = max(1, thresholds.sustained_steps)
     values = rolling_median(actual, window)
-    upper = hi
+    upper, lower = hi, lo
     if expected is not None:
         floor = count_floor(
             expected,
@@ -129,14 +145,22 @@ def outside_interval(
             counts_per_unit,
         )
         upper = np.fmax(hi, floor)
+        ceiling = count_ceiling(
+            expected,
+            window,
+            thresholds.excess_factor,
+            thresholds.poisson_sigmas,
+            counts_per_unit,
+        )
+        lower = np.fmin(lo, ceiling)
     found = []
     with np.errstate(invalid="ignore"):
-        above, below = values > upper, values < lo
+        above, below = values > upper, values < lower
     lag_start, lag_end = (window - 1) // 2, window // 2
     for flag, direction in ((above, "above"), (below, "below")):
         for a, b in runs(flag, 1):
             first, last = max(0, a - lag_start), max(a - lag_start + 1, b - lag_end)
-            bound = upper[a:b] if direction == "above" else lo[a:b]
+            bound = upper[a:b] if direction == "above" else lower[a:b]
             ratio = float(np.nanmean(values[a:b]) / max(float(np.nanmean(bound)), 1e-9))
             found.append(
                 Finding(

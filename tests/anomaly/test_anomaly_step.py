@@ -17,7 +17,7 @@ from controller.adapters.storage.db import connect
 from controller.anomaly.band import band_in_force
 from controller.anomaly.detect import outside_interval
 from controller.anomaly.mitigation import AllocationOverride, overrides_for
-from controller.anomaly.records import Anomaly
+from controller.anomaly.records import Anomaly, Finding
 from controller.cli import main
 from controller.config import AnomaliesConfig, ControllerConfig, FleetConfig
 from controller.domain.allocation import FleetAllocation
@@ -278,3 +278,32 @@ def test_a_scale_out_is_held_its_duration_after_the_anomaly_was_last_seen_even_i
 
     assert fleets_scaled(T0 + timedelta(minutes=20)) == [("web", T0 + timedelta(minutes=30))]
     assert fleets_scaled(T0 + timedelta(minutes=40)) == []
+
+
+def test_a_quiet_personas_lulls_under_a_narrow_band_are_not_demand_below_the_forecast() -> None:
+    """The mirror of the count floor: Poisson lulls under a band only 10% below the mean are
+    noise, and a real fall to a third of the rate for 10 minutes still counts."""
+    thresholds = thresholds_for(ControllerConfig().anomalies, STEP)
+    steps = 24 * 12
+    times = [T0 + STEP * i for i in range(steps)]
+    mean = np.full(steps, 13 / 60)
+    actual = np.random.default_rng(6).poisson(65, steps) / 300.0
+
+    def below(values: np.ndarray, expected: np.ndarray | None) -> list[Finding]:
+        found = outside_interval(
+            times,
+            values,
+            0.9 * mean,
+            1.1 * mean,
+            "quiet",
+            thresholds,
+            expected=expected,
+            counts_per_unit=300.0,
+        )
+        return [f for f in found if f.evidence["direction"] == "below"]
+
+    assert below(actual, mean) == []
+    assert below(actual, None), "without the count ceiling, noise reads as a fall"
+    actual[100:102] /= 3
+    (fall,) = below(actual, mean)
+    assert fall.start <= times[101] < fall.end
