@@ -37,6 +37,7 @@ D = START + timedelta(days=3, hours=12)  # the first cycle: three and a half day
 BURST = (D + timedelta(hours=1), D + timedelta(hours=2))  # api-consumer +30 events/min
 SCRAPE = (D + timedelta(minutes=75), D + timedelta(minutes=110))  # 20 unmatched sessions/min
 SILENCE = (D + timedelta(minutes=30), D + timedelta(hours=2))  # content-publisher stops
+HEAVY_CPU = (D + timedelta(minutes=70), D + timedelta(minutes=110))  # shoppers' CPU x 10
 PUBLISHER_TYPES = {"upload", "edit", "preview", "publish"}  # no other persona declares these
 
 
@@ -78,6 +79,16 @@ def _scrapers(span: tuple[datetime, datetime], per_minute: int) -> list[str]:
     return lines
 
 
+def _heavy_cpu(line: str) -> str:
+    """A shopper's event with 10x the CPU (no persona uses that much): the session still shops
+    (matched), oddly (unusual)."""
+    event = json.loads(line)
+    if not str(event.get("session_id", "")).startswith("pea-"):
+        return line
+    event["resource_consumption"]["cpu_ms"] *= 10
+    return json.dumps(event)
+
+
 @pytest.fixture(scope="module")
 def events(tmp_path_factory: pytest.TempPathFactory) -> Path:
     personas = {p.persona.key: p.persona for p in load_persona_directory(ROOT / "personas")}
@@ -88,6 +99,8 @@ def events(tmp_path_factory: pytest.TempPathFactory) -> Path:
         publisher = json.loads(line).get("event_type") in PUBLISHER_TYPES if when else False
         if when is None or (publisher and SILENCE[0] <= when < SILENCE[1]):
             continue
+        if HEAVY_CPU[0] <= when < HEAVY_CPU[1]:
+            line = _heavy_cpu(line)
         kept.append((when, line))
     burst = generate_events(_minutes(BURST, 30), [personas["api-consumer"]], 1.0, seed=9)
     for line in burst:
@@ -182,6 +195,7 @@ INJECTED = {
     ("demand_outside_forecast", "api-consumer"),
     ("unmatched_spike", None),
     ("traffic_vanished", "content-publisher"),
+    ("unusual_resources", "peak-hour-shopper"),
 }
 
 
@@ -198,6 +212,7 @@ def scenario(
         events=events,
         anomalies={
             "vanished_min_rate": 0.2,
+            "unmatched_min_rate": 1.0,  # about 3 odd shoppers a minute
             "webhook_url": webhook[0],
             "sns_topic_arn": sns.topic,
             "policies": {
