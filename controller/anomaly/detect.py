@@ -131,28 +131,16 @@ def outside_interval(
     does not count and a surge must last about half the period before it can; and since the
     period's values are pooled, the band it is judged against can be the count-aware one
     (`count_floor`) for that many steps. With `expected` (the forecast mean), above also means
-    above `count_floor(expected, ...)` and below also means below `count_ceiling(expected, ...)`. A finding is reported from where the median's
-    window had its middle (the median lags a step change by half the window)."""
+    above `count_floor(expected, ...)` and below also means below `count_ceiling(expected,
+    ...)`. A finding is reported from where the median's window had its middle (the median
+    lags a step change by half the window)."""
     window = max(1, thresholds.sustained_steps)
     values = rolling_median(actual, window)
     upper, lower = hi, lo
     if expected is not None:
-        floor = count_floor(
-            expected,
-            window,
-            thresholds.excess_factor,
-            thresholds.poisson_sigmas,
-            counts_per_unit,
-        )
-        upper = np.fmax(hi, floor)
-        ceiling = count_ceiling(
-            expected,
-            window,
-            thresholds.excess_factor,
-            thresholds.poisson_sigmas,
-            counts_per_unit,
-        )
-        lower = np.fmin(lo, ceiling)
+        noise = (window, thresholds.excess_factor, thresholds.poisson_sigmas, counts_per_unit)
+        upper = np.fmax(hi, count_floor(expected, *noise))
+        lower = np.fmin(lo, count_ceiling(expected, *noise))
     found = []
     with np.errstate(invalid="ignore"):
         above, below = values > upper, values < lower
