@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import socket
 import subprocess
 import sys
@@ -32,6 +31,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from ingest_file import peak_rss_mb  # noqa: E402  (bench/ is the script's directory)
 
 GOAL = 0.5
 PARTITIONS = 4
@@ -161,18 +162,6 @@ def child(url: str, store: Path, count: int) -> None:
     peak_mb = peak_rss_mb()
     elapsed = done - source.assigned_at
     print(json.dumps({"rate": count / elapsed, "seconds": elapsed, "peak_rss_mb": peak_mb}))
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident set since exec (VmHWM). Not ru_maxrss: on Linux that also
-    counts the parent's pages at fork, and the parent holds the generated events."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main() -> int:
