@@ -62,23 +62,21 @@ class InForce:
 
 
 def in_force(last: StoredPlan | None, catalog: Catalog | None = None) -> InForce:
+    if last is None:
+        return InForce({}, {})
     catalog = catalog or load_catalog()
-    variables = last.variables if last else {}
-    fleets = variables.get("fleets", {})
-    balancers = variables.get("load_balancers", {})
-    assert isinstance(fleets, dict) and isinstance(balancers, dict)
+    applied = applied_stack(last.plan_id, last.created_at, last.variables)
     baseline = {}
-    for name, f in fleets.items():
-        kind = catalog.get(str(f.get("instance_type", "")))
+    for name, fleet in applied.fleets.items():
+        kind = catalog.get(fleet.instance_type)
         baseline[name] = FleetBaseline(
-            capacity=int(f["desired_capacity"]),
-            instance_type=str(f.get("instance_type", "")),
-            max_size=int(f.get("max_size", 0)),
-            price_per_hour=kind.price(str(f.get("region", ""))) if kind else None,
+            capacity=fleet.desired_capacity,
+            instance_type=fleet.instance_type,
+            max_size=fleet.max_size,
+            price_per_hour=kind.price(fleet.region) if kind else None,
         )
-    units = {name: int(lb["capacity_units"]) for name, lb in balancers.items()}
-    scheduled = applied_stack(last.plan_id, last.created_at, variables).fleets if last else {}
-    return InForce(baseline, units, scheduled)
+    units = {name: lb.capacity_units for name, lb in applied.load_balancers.items()}
+    return InForce(baseline, units, applied.fleets)
 
 
 def review_plan(
