@@ -258,7 +258,7 @@ class PersonaMatcher:
         mean = events * per_event_mean[best] + fixed_mean[best]
         var = np.maximum(events * per_event_var[best] + fixed_var[best], 1e-9)
         resource_z = (logx - p.res_mu[best]) / p.res_sigma[best]
-        outlier = ll[rows, best] + self._unusual_use_forgiven(resource_z, p.res_sigma[best]) - mean
+        outlier = ll[rows, best] + self._unusual_use_forgiven(resource_z) - mean
         outlier /= np.sqrt(var)
         prob = post[rows, best]
         ok = (prob >= self.settings.min_probability) & (outlier >= -self.settings.max_outlier_z)
@@ -271,7 +271,7 @@ class PersonaMatcher:
             post,
         )
 
-    def _unusual_use_forgiven(self, z: FloatArray, sigma: FloatArray) -> FloatArray:
+    def _unusual_use_forgiven(self, z: FloatArray) -> FloatArray:
         """What the resource terms beyond `outlier_resource_cap` take off a session's
         log-likelihood, given back for the outlier test.
 
@@ -284,7 +284,7 @@ class PersonaMatcher:
         """
         cap = self.settings.outlier_resource_cap
         capped = np.clip(z, -cap, cap)
-        return _resource_log_likelihood(capped, sigma) - _resource_log_likelihood(z, sigma)
+        return np.asarray(0.5 * np.sum(z**2 - capped**2, axis=1))
 
     def _log_likelihood_fast(
         self, p: PersonaParameters, features: SessionFeatures
@@ -435,11 +435,6 @@ def _one_off_bonus(
 
 def _region_slot(region: IntArray, slots: int) -> IntArray:
     return np.asarray(np.where(region < 0, slots - 1, region), dtype=np.int64)
-
-
-def _resource_log_likelihood(z: FloatArray, sigma: FloatArray) -> FloatArray:
-    """Per session, the resource term of log p(session | k) from its z-scores under k."""
-    return np.asarray(np.sum(-0.5 * z**2 - np.log(sigma * np.sqrt(2 * np.pi)), axis=1))
 
 
 def _moments(p: PersonaParameters) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
