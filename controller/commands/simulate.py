@@ -3,6 +3,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -51,6 +52,48 @@ def register(sub: Subparsers) -> None:
     parser.add_argument(
         "--static-count", type=positive_int, help="static fleet size (default: trace peak / C)"
     )
+    knobs = parser.add_argument_group(
+        "policy settings",
+        "defaults: reactive is AWS target tracking at 70% with a 15-minute scale-in window; "
+        "predictive plans for 90% utilization with burst headroom at q0.97 and holds capacity "
+        "15 minutes (chosen on July of the NASA trace only, docs/simulation.md). Raise "
+        "--burst-quantile to drop less for more instance-minutes.",
+    )
+    knobs.add_argument(
+        "--reactive-target",
+        type=_utilization,
+        default=None,
+        metavar="U",
+        help="reactive's target utilization, 0-1 (default 0.7)",
+    )
+    knobs.add_argument(
+        "--target",
+        type=_utilization,
+        default=None,
+        metavar="U",
+        help="predictive's target utilization, 0-1, also its safety net's (default 0.9)",
+    )
+    knobs.add_argument(
+        "--burst-quantile",
+        type=_burst_quantile,
+        default=None,
+        metavar="Q",
+        help="share of past minutes the learned burst headroom covers, 0-1, or 'off' "
+        "(default 0.97)",
+    )
+    knobs.add_argument(
+        "--hold",
+        type=parse_duration,
+        default=None,
+        help="how long predictive holds capacity after demand falls (default 15m)",
+    )
+    knobs.add_argument(
+        "--reselect",
+        type=parse_duration,
+        default=None,
+        help="how often predictive re-runs the automatic model choice (default 6h); "
+        "in between it forwards the chosen models over the newer history",
+    )
     parser.add_argument("--out", type=Path, required=True, help="per-minute CSV of --policy")
     parser.add_argument(
         "--report", type=Path, help="write an HTML report with plots to this directory"
@@ -70,13 +113,25 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.warmup.total_seconds() % 60:
         raise InputError(f"--warmup must be whole minutes, got {args.warmup}")
+    if args.hold is not None and (args.hold.total_seconds() % 60 or args.hold.total_seconds() <= 0):
+        raise InputError(f"--hold must be one or more whole minutes, got {args.hold}")
     trace = read_trace(args.trace)
+    chosen = {
+        "interval": args.interval,
+        "reactive_target": args.reactive_target,
+        "predictive_target": args.target,
+        "predictive_stabilization": args.hold,
+        "reselect": args.reselect,
+    }
     settings = SimulationSettings(
         capacity_per_instance=args.capacity_per_instance,
         warmup=args.warmup,
         static_count=args.static_count,
-        **({"interval": args.interval} if args.interval else {}),
+        **{name: value for name, value in chosen.items() if value is not None},
     )
+    if args.burst_quantile is not None:
+        off = args.burst_quantile == OFF
+        settings = replace(settings, burst_quantile=None if off else args.burst_quantile)
     policies = [args.policy, *[p for p in others if p != args.policy]]
     results, metrics = [], []
     for name in policies:
@@ -100,6 +155,9 @@ def run(args: argparse.Namespace) -> int:
             other, trace.start, result.demand, result.serving, result.booting, result.desired
         )
     print(format_table(policies, metrics))
+    if "predictive" in policies and "reactive" in policies:
+        ours, theirs = (metrics[policies.index(p)] for p in ("predictive", "reactive"))
+        print(compare(ours, theirs))
     if args.report:
         from controller.adapters.simulation_report import write_report
 
@@ -124,6 +182,43 @@ def format_table(policies: list[str], metrics: list[ElasticityMetrics]) -> str:
             f"{m.over_accuracy:>10.2%}{m.under_timeshare:>10.2%}{m.over_timeshare:>9.2%}{m.instability:>8.2%}"
         )
     return "\n".join(lines)
+
+
+def compare(predictive: ElasticityMetrics, reactive: ElasticityMetrics) -> str:
+    """Predictive against reactive as ratios (issue 9's goal: <= 0.5x drops at <= 0.9x cost)."""
+    if reactive.dropped_share:
+        drops = f"{predictive.dropped_share / reactive.dropped_share:.2f}x"
+    else:
+        drops = "none dropped by reactive"
+    cost = predictive.instance_minutes / max(reactive.instance_minutes, 1)
+    return f"predictive / reactive: dropped {drops}, instance-minutes {cost:.2f}x"
+
+
+OFF = -1.0
+"""--burst-quantile off"""
+
+
+def _burst_quantile(text: str) -> float:
+    if text.strip().lower() == "off":
+        return OFF
+    value = _fraction(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (or 'off'), got {text}")
+    return value
+
+
+def _utilization(text: str) -> float:
+    value = _fraction(text)
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be > 0 and <= 1, got {text}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
 
 
 def _positive_float(text: str) -> float:

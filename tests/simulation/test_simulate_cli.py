@@ -133,3 +133,92 @@ def test_a_wrong_header_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[s
         == 1
     )
     assert "trace.csv:1: expected header timestamp,requests_per_second" in capsys.readouterr().err
+
+
+def simulate_args(trace: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        "simulate",
+        "--trace",
+        str(trace),
+        "--capacity-per-instance",
+        "50",
+        "--warmup",
+        "5m",
+        "--out",
+        str(out),
+        *extra,
+    ]
+
+
+def peak_desired(path: Path) -> int:
+    with path.open() as handle:
+        return max(int(row["desired"]) for row in csv.DictReader(handle))
+
+
+def test_reactive_target_flag_sizes_the_reactive_fleet(tmp_path: Path) -> None:
+    trace = write_trace(tmp_path / "trace.csv", minutes(60, rate=700.0))
+    at_70, at_35 = tmp_path / "at70.csv", tmp_path / "at35.csv"
+    assert main(simulate_args(trace, at_70, "--policy", "reactive")) == 0
+    assert (
+        main(simulate_args(trace, at_35, "--policy", "reactive", "--reactive-target", "0.35")) == 0
+    )
+    # busiest minute 760 rps: ceil(760 / (50 x 0.7)) = 22, ceil(760 / (50 x 0.35)) = 44
+    assert (peak_desired(at_70), peak_desired(at_35)) == (22, 44)
+
+
+def test_predictive_settings_flags_reach_the_policy_and_the_ratio_line_is_printed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trace = write_trace(tmp_path / "trace.csv", minutes(180, rate=700.0))
+    low, high = tmp_path / "low.csv", tmp_path / "high.csv"
+    common = (
+        "--compare",
+        "reactive",
+        "--burst-quantile",
+        "off",
+        "--hold",
+        "5m",
+        "--reselect",
+        "1h",
+    )
+    assert main(simulate_args(trace, low, *common, "--target", "1.0")) == 0
+    printed = capsys.readouterr().out
+    assert "predictive / reactive: dropped" in printed and "instance-minutes" in printed
+    assert main(simulate_args(trace, high, *common, "--target", "0.5")) == 0
+    # planning for 50% utilization needs about twice the instances of planning for 100%
+    assert peak_desired(high) >= 1.8 * peak_desired(low)
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        (
+            "--burst-quantile",
+            "1.5",
+            "--burst-quantile: must be between 0 and 1 (or 'off'), got 1.5",
+        ),
+        ("--burst-quantile", "most", "--burst-quantile: not a number: 'most'"),
+        ("--target", "0", "--target: must be > 0 and <= 1, got 0"),
+        ("--reactive-target", "1.2", "--reactive-target: must be > 0 and <= 1, got 1.2"),
+    ],
+)
+def test_a_bad_policy_setting_is_refused_by_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str, value: str, message: str
+) -> None:
+    trace = write_trace(tmp_path / "trace.csv", minutes(10))
+    out = tmp_path / "o.csv"
+    with pytest.raises(SystemExit) as exit_info:
+        main(simulate_args(trace, out, flag, value))
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_a_hold_that_is_not_whole_minutes_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trace = write_trace(tmp_path / "trace.csv", minutes(10))
+    out = tmp_path / "o.csv"
+    assert main(simulate_args(trace, out, "--hold", "90s")) == 1
+    assert "--hold must be one or more whole minutes, got 0:01:30" in capsys.readouterr().err
+    assert not out.exists()
