@@ -15,6 +15,21 @@ def write_trace(path: Path, rows: list[str]) -> Path:
     return path
 
 
+def simulate_args(trace: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        "simulate",
+        "--trace",
+        str(trace),
+        "--capacity-per-instance",
+        "50",
+        "--warmup",
+        "5m",
+        "--out",
+        str(out),
+        *extra,
+    ]
+
+
 def minutes(count: int, rate: float = 120.0, start_hour: int = 0) -> list[str]:
     return [
         f"2026-11-02T{start_hour + i // 60:02d}:{i % 60:02d}:00Z,{rate + (i % 7) * 10}"
@@ -30,23 +45,16 @@ def test_simulate_writes_one_row_a_minute_with_the_contract_columns_and_a_report
     trace = write_trace(tmp_path / "trace.csv", rows)
     out = tmp_path / "sim.csv"
     code = main(
-        [
-            "simulate",
-            "--trace",
-            str(trace),
-            "--capacity-per-instance",
-            "50",
-            "--warmup",
-            "5m",
+        simulate_args(
+            trace,
+            out,
             "--policy",
             "reactive",
             "--compare",
             "static",
-            "--out",
-            str(out),
             "--report",
             str(tmp_path / "r"),
-        ]
+        )
     )
     assert code == 0
     with out.open() as handle:
@@ -95,19 +103,7 @@ def test_a_malformed_trace_says_what_and_where_and_writes_nothing(
 ) -> None:
     trace = write_trace(tmp_path / "trace.csv", rows)
     out = tmp_path / "sim.csv"
-    code = main(
-        [
-            "simulate",
-            "--trace",
-            str(trace),
-            "--capacity-per-instance",
-            "50",
-            "--warmup",
-            "5m",
-            "--out",
-            str(out),
-        ]
-    )
+    code = main(simulate_args(trace, out))
     assert code == 1
     assert message in capsys.readouterr().err
     assert not out.exists()
@@ -133,21 +129,6 @@ def test_a_wrong_header_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[s
         == 1
     )
     assert "trace.csv:1: expected header timestamp,requests_per_second" in capsys.readouterr().err
-
-
-def simulate_args(trace: Path, out: Path, *extra: str) -> list[str]:
-    return [
-        "simulate",
-        "--trace",
-        str(trace),
-        "--capacity-per-instance",
-        "50",
-        "--warmup",
-        "5m",
-        "--out",
-        str(out),
-        *extra,
-    ]
 
 
 def peak_desired(path: Path) -> int:
