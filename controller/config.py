@@ -490,9 +490,10 @@ class AnomaliesConfig(_Section):
         default=timedelta(minutes=10), description="quiet this long -> resolved"
     )
     excess_factor: Annotated[float, Field(ge=1)] = Field(
-        default=1.0,
-        description="demand above the forecast must also exceed this times its mean (1: the "
-        "p95 band decides; raise it to alert only on bursts of that size)",
+        default=2.0,
+        description="demand outside the forecast must also be above this times its mean, or "
+        "below its mean over this (1: the p05-p95 band alone decides, which bursty traffic "
+        "crosses for 10 minutes several times a day; 2 keeps 3x bursts and halvings)",
     )
     poisson_sigmas: Annotated[float, Field(ge=0)] = Field(
         default=3.0,
