@@ -29,13 +29,6 @@ Bands standing in for the forecaster's p05-p95 band (which the cycle uses instea
   weekend = Saturday and Sunday by local date), so a weekend's band is at weekend volume with
   the pooled spread; calibrated the same way. These bands are the bench's own stand-ins: the
   daemon judges demand against the stored forecast's band.
-- `lagged` (tried 2026-11-29 for July's remaining misses): `daytype` with the carried level
-  taken from the hour before the 10-minute window judged (`level_lag`), not the hour up to
-  now: on July's misses that level already sat ~1.5x above the burst's own un-injected traffic
-  and rose further as the burst filled the last hour (a forecast is made before the data it
-  judges; the stand-in should be too). Calibrated the same way. Decided beforehand: it replaces
-  `daytype` only if July's mean recall rises with July's precision >= 0.8, and August's mean
-  precision and recall do not fall.
 All settings were chosen on July alone; `july_august` reports July and the held-out August
 separately, then the whole trace. A finding counts as true when it overlaps an injected anomaly
 of its kind; precision = true findings / findings, recall = injected anomalies found / injected.
@@ -100,9 +93,7 @@ from controller.matching.synthetic import GeneratorSettings, generate  # noqa: E
 DATA = ROOT / "bench" / "data" / "nasa-http-1995-per-minute.csv.gz"
 DAY = 1440
 THRESHOLDS = Thresholds()
-Rule = Literal["seasonal", "level", "burst5", "burst", "daytype", "lagged"]
-COUNT_RULES = ("burst", "daytype", "lagged")
-"""the rules judged by `outside_interval` with a count floor (calibrated on July)"""
+Rule = Literal["seasonal", "level", "burst5", "burst", "daytype"]
 BURST5_MEDIAN = 5
 BURST5_SUSTAINED = 5
 SUSTAINED = 10
@@ -236,10 +227,9 @@ def burst_findings(
 ) -> list[Finding]:
     """Findings above the band of `rule` (see the module docstring)."""
     expected = None
-    if rule in COUNT_RULES:
-        types = day_types(times, series.shape[0]) if rule != "burst" else None
-        lag = SUSTAINED if rule == "lagged" else 0
-        expected, lo, hi = burst_band(series, DAY, SUSTAINED, day_type=types, level_lag=lag)
+    if rule in ("burst", "daytype"):
+        types = day_types(times, series.shape[0]) if rule == "daytype" else None
+        expected, lo, hi = burst_band(series, DAY, SUSTAINED, day_type=types)
         statistic = series
         thresholds = Thresholds(
             sustained_steps=SUSTAINED, excess_factor=factor, poisson_sigmas=POISSON_SIGMAS
@@ -254,7 +244,7 @@ def burst_findings(
         thresholds = Thresholds(sustained_steps=1, smoothing_steps=1)
     found = outside_interval(times, statistic, lo, hi, None, thresholds, expected=expected)
     found = [f for f in found if f.evidence["direction"] == "above"]
-    if rule not in COUNT_RULES:  # earlier rules: band exceeded so many steps in a row
+    if rule not in ("burst", "daytype"):  # earlier rules: band exceeded so many steps in a row
         held = {"burst5": BURST5_SUSTAINED, "level": 7}.get(rule, THRESHOLDS.sustained_steps)
         found = [f for f in found if f.evidence["steps"] >= held]
     return found
@@ -441,7 +431,7 @@ def main() -> None:
     nasa_times = [nasa_start + timedelta(minutes=i) for i in range(nasa.shape[0])]
     spans = nasa_spans(nasa)
     july = spans["July (chosen on)"]
-    factors = {rule: calibrate(nasa_times, nasa, july, rule) for rule in COUNT_RULES}
+    factors = {rule: calibrate(nasa_times, nasa, july, rule) for rule in ("burst", "daytype")}
     factor = factors["burst"]
     natural = natural_bursts(nasa)
     print_natural_bursts(nasa_times, nasa, natural, spans)
@@ -454,10 +444,8 @@ def main() -> None:
     burst_and_drop("generated [burst band]", times, series, 1, "burst", factor, labels)
     daytype = factors["daytype"]
     burst_and_drop("generated [daytype band]", times, series, 1, "daytype", daytype, labels)
-    lagged = factors["lagged"]
-    burst_and_drop("generated [lagged band]", times, series, 1, "lagged", lagged, labels)
     unseen_persona(seed=2)
-    for rule in ("seasonal", "level", "burst5", "burst", "daytype", "lagged"):
+    for rule in ("seasonal", "level", "burst5", "burst", "daytype"):
         name = f"NASA 1995 [{rule} band], seed 4"
         burst_and_drop(name, nasa_times, nasa, 4, rule, factors.get(rule, factor), natural)
     july_august(nasa_times, nasa, spans, factors, natural)
@@ -513,7 +501,7 @@ def july_august(
     false: dict[Rule, dict[int, tuple[Finding, ...]]] = {}
     for label, span in spans.items():
         count = 30 if "whole" in label else 20
-        rules: tuple[Rule, ...] = ("level", "burst5", "burst", "daytype", "lagged")
+        rules: tuple[Rule, ...] = ("level", "burst5", "burst", "daytype")
         for rule in rules:
             factor = factors.get(rule, 2.0)
             scores = [
@@ -532,7 +520,7 @@ def july_august(
                 f"{goal(float(np.mean(p)), float(np.mean(r)))}, natural-aware "
                 f"{goal(float(np.mean(q)), float(np.mean(r)))})"
             )
-            if "whole" in label and rule in COUNT_RULES:
+            if "whole" in label and rule in ("burst", "daytype"):
                 false[rule] = {seed: s.false for seed, s in zip(SEEDS, scores, strict=True)}
     for rule, by_seed in false.items():
         print_false_alarms(times, nasa, natural, rule, by_seed)

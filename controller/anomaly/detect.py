@@ -367,7 +367,6 @@ def burst_interval(
     factor: float = 2.0,
     poisson_sigmas: float = 4.0,
     width: float = 1.0,
-    level_lag: int = 0,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """A forecast-free band (expected, lo, hi) for bursts in a count with a daily shape, from two
     baselines that fail in different places; a step is above only if it is above both.
@@ -375,27 +374,17 @@ def burst_interval(
     - level: the median of the previous `level_window` steps, carried along the usual daily
       shape (the seasonal centre now / its median over the same window, clipped to x/÷ 2),
       x/÷ `factor`, never narrower than `poisson_sigmas` Poisson standard deviations. It follows
-      today's volume (weekends, a busy day) and the usual ramps. With `level_lag`, that window
-      ends `level_lag` steps ago (for the level and the shape's reference both), so a burst
-      judged over its last `level_lag` steps does not raise the level it is judged against.
+      today's volume (weekends, a busy day) and the usual ramps.
     - seasonal: `seasonal_interval` of the 3-step trailing mean at `width` robust sigmas. It knows what this time of day
       usually looks like, so a morning ramp steeper than the last hour's level is not a burst.
     """
     centre, _, seasonal_hi = seasonal_interval(smooth(values, 3), period, width=width)
     with np.errstate(all="ignore"):
-        reference = _lagged(trailing_median(centre, level_window), level_lag)
-        shape = centre / np.maximum(reference, 1.0)
+        shape = centre / np.maximum(trailing_median(centre, level_window), 1.0)
     shape = np.clip(np.where(np.isfinite(shape) & (shape > 0), shape, 1.0), 0.5, 2.0)
-    expected = _lagged(trailing_median(values, level_window), level_lag) * shape
+    expected = trailing_median(values, level_window) * shape
     level_hi = np.maximum(factor * expected, expected + poisson_sigmas * np.sqrt(expected + 1.0))
     return expected, expected / factor, np.fmax(level_hi, seasonal_hi)
-
-
-def _lagged(values: FloatArray, steps: int) -> FloatArray:
-    """values[t - steps] at t (NaN before the series has that much history)."""
-    if steps <= 0:
-        return values
-    return np.concatenate([np.full(min(steps, values.shape[0]), np.nan), values[:-steps]])
 
 
 def day_type_ratio(
@@ -438,7 +427,6 @@ def burst_band(
     width: float = 1.0,
     level_window: int = 60,
     day_type: IntArray | None = None,
-    level_lag: int = 0,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """The forecast-free stand-in for a forecast band, for counts per step with a daily shape
     (the bench's real trace): (expected, lo, hi) where expected is `burst_interval`'s level
@@ -452,12 +440,8 @@ def burst_band(
     pools the last 7 days, so on a weekend its upper edge is a weekday's and sits above a 3x burst
     of weekend traffic; the ratio of daily levels (weekend days vs the 7 days pooled, from
     earlier days only) brings it down to the weekend's volume while keeping the pooled spread
-    (two weekend days a week are too few for a spread of their own).
-
-    `level_lag` (e.g. `window`): the expected level is taken from the `level_window` steps
-    before the last `level_lag` (see `burst_interval`), so the window being judged is not part
-    of what it is judged against (a forecast is made before the data it judges)."""
-    expected, lo, _ = burst_interval(values, period, level_window=level_window, level_lag=level_lag)
+    (two weekend days a week are too few for a spread of their own)."""
+    expected, lo, _ = burst_interval(values, period, level_window=level_window)
     _, _, hi = seasonal_interval(rolling_median(values, window), period, width=width)
     if day_type is not None:  # only ever lowered, to a quieter day type's volume
         hi = hi * np.minimum(day_type_ratio(values, period, day_type), 1.0)
