@@ -33,12 +33,33 @@ All settings were chosen on July alone; `july_august` reports July and the held-
 separately, then the whole trace. A finding counts as true when it overlaps an injected anomaly
 of its kind; precision = true findings / findings, recall = injected anomalies found / injected.
 Goal: recall >= 0.9 at precision >= 0.8 on 3x bursts of >= 10 minutes.
+
+Natural bursts (fixed before any precision was looked at, 2026-11-29). The real trace has surges
+of its own that meet the goal's definition of an anomaly; detecting one is not a false alarm.
+They are labelled on the un-injected series, with hindsight, by the injected bursts' definition
+(>= 3x the expected level for >= 10 minutes):
+- hindsight expected level of the 10-minute window [t, t+10): the median of the two hours
+  centred on it, leaving the window itself out ([t-55, t) and [t+10, t+65); at least half of
+  them present, and above 0);
+- the window is a natural burst when its median is >= NATURAL_FACTOR (3) x that level; the
+  minutes of every such window are labelled (so a labelled stretch lasts >= 10 minutes).
+The same ratio, largest over the windows that overlap a finding, is the hindsight size printed
+for each un-injected finding. Precision is then reported two ways side by side: strict (every
+finding that overlaps no injected burst is false) and natural-aware (a finding that overlaps no
+injected burst but overlaps a natural one is neither true nor false: it is left out of
+precision, and the number left out is printed). A finding overlapping an injected burst is true
+either way. Injected bursts are not placed on natural ones: `windows` needs the 30 minutes
+either side of a burst to be present and unlabelled. Recall and the calibration (which still
+counts every un-injected finding on July as a false alarm) are unchanged.
 """
 
 from __future__ import annotations
 
 import gzip
 import sys
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
@@ -57,6 +78,7 @@ from controller.anomaly.detect import (  # noqa: E402
     outside_interval,
     per_step,
     rolling_median,
+    runs,
     seasonal_interval,
     smooth,
     traffic_vanished,
@@ -80,6 +102,12 @@ POISSON_SIGMAS = 3.0
 CALIBRATION_FACTORS = tuple(round(1.5 + 0.1 * i, 1) for i in range(11))
 FALSE_ALARMS_PER_WEEK = 1.0
 SEEDS = (4, 5, 6, 7, 8)
+NATURAL_FACTOR = 3.0
+"""a natural burst is this many times its hindsight expected level (the injected bursts' 3x)"""
+HINDSIGHT_MINUTES = 120
+"""the hindsight expected level: the median of this many minutes centred on the window"""
+LOCAL = timedelta(hours=-4)
+"""the NASA trace's local time (-04:00), for printing findings"""
 
 
 def load_nasa() -> tuple[datetime, np.ndarray]:
@@ -97,8 +125,9 @@ def load_nasa() -> tuple[datetime, np.ndarray]:
 def windows(
     rng: np.random.Generator, n: int, lo: int, hi: int, first: int, last: int, valid: np.ndarray
 ) -> list[tuple[int, int]]:
-    """n non-overlapping [a, b) windows of lo..hi steps inside [first, last), all data present,
-    at least two hours apart (the baseline's median shrugs off one disturbed day in seven)."""
+    """n non-overlapping [a, b) windows of lo..hi steps inside [first, last), `valid` (data
+    present and, for bursts, no natural burst) 30 steps either side, at least two hours apart
+    (the baseline's median shrugs off one disturbed day in seven)."""
     chosen: list[tuple[int, int]] = []
     while len(chosen) < n:
         length = int(rng.integers(lo, hi + 1))
@@ -112,13 +141,81 @@ def windows(
     return sorted(chosen)
 
 
+@dataclass(frozen=True)
+class Score:
+    precision: float
+    """strict: every finding that overlaps no injected anomaly is false"""
+    recall: float
+    findings: int
+    natural_precision: float
+    """natural-aware: findings overlapping no injected anomaly but a natural burst left out"""
+    left_out: int
+    """findings left out of the natural-aware precision"""
+    false: tuple[Finding, ...]
+    """the findings that overlap no injected anomaly (natural or not)"""
+
+
+Span = tuple[datetime, datetime]
+
+
+def _overlaps(finding: Finding, spans: Sequence[Span]) -> bool:
+    return any(finding.start < e and finding.end > s for s, e in spans)
+
+
 def precision_recall(
-    found: list[Finding], injected: list[tuple[int, int]], times: list[datetime]
-) -> tuple[float, float, int]:
+    found: list[Finding],
+    injected: list[tuple[int, int]],
+    times: list[datetime],
+    natural: Sequence[Span] = (),
+) -> Score:
     spans = [(times[a], times[b - 1] + timedelta(minutes=1)) for a, b in injected]
-    true = [f for f in found if any(f.start < e and f.end > s for s, e in spans)]
+    true = [f for f in found if _overlaps(f, spans)]
+    false = tuple(f for f in found if not _overlaps(f, spans))
+    left_out = sum(_overlaps(f, natural) for f in false)
     hit = [s for s, e in spans if any(f.start < e and f.end > s for f in found)]
-    return len(true) / max(len(found), 1), len(hit) / max(len(spans), 1), len(found)
+    return Score(
+        len(true) / max(len(found), 1),
+        len(hit) / max(len(spans), 1),
+        len(found),
+        len(true) / max(len(found) - left_out, 1),
+        left_out,
+        false,
+    )
+
+
+def hindsight_ratio(series: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per step t: (the median of the 10-minute window [t, t+10) over its hindsight expected
+    level, that level): the median of the HINDSIGHT_MINUTES centred on the window, the window
+    left out. NaN where less than half of either is present or the level is 0."""
+    n = series.shape[0]
+    side = (HINDSIGHT_MINUTES - SUSTAINED) // 2
+    padded = np.concatenate([np.full(side, np.nan), series, np.full(side + SUSTAINED, np.nan)])
+    views = np.lib.stride_tricks.sliding_window_view(padded, HINDSIGHT_MINUTES)[:n]
+    inside = views[:, side : side + SUSTAINED]  # row t: minutes t - side .. t + 10 + side
+    around = np.concatenate([views[:, :side], views[:, side + SUSTAINED :]], axis=1)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        level = np.nanmedian(around, axis=1)
+        window = np.nanmedian(inside, axis=1)
+    enough = (np.sum(~np.isnan(around), axis=1) >= around.shape[1] // 2) & (
+        np.sum(~np.isnan(inside), axis=1) >= SUSTAINED // 2
+    )
+    level = np.where(enough & (level > 0), level, np.nan)
+    with np.errstate(all="ignore"):
+        return window / level, level
+
+
+def natural_bursts(series: np.ndarray) -> np.ndarray:
+    """Per step: inside a 10-minute window whose median is >= NATURAL_FACTOR x its hindsight
+    level (see the module docstring), on the un-injected series."""
+    ratio, _ = hindsight_ratio(series)
+    with np.errstate(invalid="ignore"):
+        start = (ratio >= NATURAL_FACTOR).astype(np.float64)
+    return np.asarray(np.convolve(start, np.ones(SUSTAINED))[: series.shape[0]] > 0)
+
+
+def natural_spans(labels: np.ndarray, times: list[datetime]) -> list[Span]:
+    return [(times[a], times[b - 1] + timedelta(minutes=1)) for a, b in runs(labels, 1)]
 
 
 def interval(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -194,10 +291,13 @@ def bursts_in(
     span: tuple[int, int],
     count: int,
     factor: float = 2.0,
-) -> tuple[float, float, int]:
-    """Precision, recall and findings for `count` 3x bursts of 10-30 min inside `span`."""
+    natural: np.ndarray | None = None,
+) -> Score:
+    """Precision (strict and natural-aware), recall and findings for `count` 3x bursts of
+    10-30 min inside `span`, placed away from the `natural` bursts (labels per step)."""
     rng = np.random.default_rng(seed)
-    valid = ~np.isnan(clean)
+    labels = np.zeros(clean.shape[0], dtype=bool) if natural is None else natural
+    valid = ~np.isnan(clean) & ~labels
     bursts = windows(rng, count, 10, 30, span[0], span[1], valid)
     series = clean.copy()
     for a, b in bursts:
@@ -207,7 +307,7 @@ def bursts_in(
         for f in burst_findings(series, times, rule, factor)
         if times[span[0]] <= f.start < times[span[1]]
     ]
-    return precision_recall(found, bursts, times)
+    return precision_recall(found, bursts, times, natural_spans(labels, times))
 
 
 def burst_and_drop(
@@ -217,13 +317,18 @@ def burst_and_drop(
     seed: int,
     rule: Rule = "seasonal",
     factor: float = 2.0,
+    natural: np.ndarray | None = None,
 ) -> None:
     first = 7 * DAY + 60
-    p, r, n = bursts_in(times, clean, seed, rule, (first, clean.shape[0] - 60), 30, factor)
-    goal = "met" if r >= 0.9 and p >= 0.8 else "NOT met"
+    span = (first, clean.shape[0] - 60)
+    score = bursts_in(times, clean, seed, rule, span, 30, factor, natural)
+    p, r = score.precision, score.recall
+    q = score.natural_precision
     print(
-        f"  {name}: 3x bursts of 10-30 min: 30 injected, {n} findings, "
-        f"precision {p:.3f}, recall {r:.3f} (goal recall >= 0.9 at precision >= 0.8: {goal})"
+        f"  {name}: 3x bursts of 10-30 min: 30 injected, {score.findings} findings, "
+        f"precision strict {p:.3f} / natural-aware {q:.3f} ({score.left_out} left out), "
+        f"recall {r:.3f} (goal recall >= 0.9 at precision >= 0.8: strict {goal(p, r)}, "
+        f"natural-aware {goal(q, r)})"
     )
 
     rng = np.random.default_rng(seed + 1000)
@@ -238,11 +343,15 @@ def burst_and_drop(
         for f in traffic_vanished(times, series, mean, None, THRESHOLDS)
         if f.start >= times[first]
     ]
-    p, r, n = precision_recall(found, drops, times)
+    score = precision_recall(found, drops, times)
     print(
-        f"  {name}: drops to 5% for 30-90 min: {len(drops)} injected, {n} findings, "
-        f"precision {p:.3f}, recall {r:.3f}"
+        f"  {name}: drops to 5% for 30-90 min: {len(drops)} injected, {score.findings} findings, "
+        f"precision {score.precision:.3f}, recall {score.recall:.3f}"
     )
+
+
+def goal(precision: float, recall: float) -> str:
+    return "met" if recall >= 0.9 and precision >= 0.8 else "NOT met"
 
 
 def generated_series(seed: int) -> np.ndarray:
@@ -306,7 +415,8 @@ def unseen_persona(seed: int) -> None:
         for f in unmatched_spike(times, unmatched, baseline, THRESHOLDS)
         if f.start >= times[first]
     ]
-    p, r, n = precision_recall(found, injected, times)
+    score = precision_recall(found, injected, times)
+    p, r, n = score.precision, score.recall, score.findings
     share = float(np.mean(result.persona[len(data) :] < 0))
     print(
         f"  generated: new unseen persona, 10 sessions/min for 20-60 min over ~4/min of "
@@ -323,18 +433,47 @@ def main() -> None:
     july = spans["July (chosen on)"]
     factors = {rule: calibrate(nasa_times, nasa, july, rule) for rule in ("burst", "daytype")}
     factor = factors["burst"]
+    natural = natural_bursts(nasa)
+    print_natural_bursts(nasa_times, nasa, natural, spans)
     series = generated_series(3)
     start = datetime(2026, 1, 5, tzinfo=UTC)
     times = [start + timedelta(minutes=i) for i in range(series.shape[0])]
-    burst_and_drop("generated [seasonal band]", times, series, seed=1)
-    burst_and_drop("generated [burst band]", times, series, seed=1, rule="burst", factor=factor)
+    labels = natural_bursts(series)
+    print(f"  generated: {len(runs(labels, 1))} natural bursts labelled")
+    burst_and_drop("generated [seasonal band]", times, series, seed=1, natural=labels)
+    burst_and_drop("generated [burst band]", times, series, 1, "burst", factor, labels)
     daytype = factors["daytype"]
-    burst_and_drop("generated [daytype band]", times, series, 1, rule="daytype", factor=daytype)
+    burst_and_drop("generated [daytype band]", times, series, 1, "daytype", daytype, labels)
     unseen_persona(seed=2)
     for rule in ("seasonal", "level", "burst5", "burst", "daytype"):
         name = f"NASA 1995 [{rule} band], seed 4"
-        burst_and_drop(name, nasa_times, nasa, seed=4, rule=rule, factor=factors.get(rule, factor))
-    july_august(nasa_times, nasa, spans, factors)
+        burst_and_drop(name, nasa_times, nasa, 4, rule, factors.get(rule, factor), natural)
+    july_august(nasa_times, nasa, spans, factors, natural)
+
+
+def print_natural_bursts(
+    times: list[datetime],
+    series: np.ndarray,
+    natural: np.ndarray,
+    spans: dict[str, tuple[int, int]],
+) -> None:
+    """How many natural bursts (labelled stretches) start inside each span, then each one."""
+    stretches = runs(natural, 1)
+    for label, (a, b) in spans.items():
+        inside = [(s, e) for s, e in stretches if a <= s < b]
+        minutes = sum(e - s for s, e in inside)
+        print(
+            f"  NASA {label}: {len(inside)} natural bursts labelled (>= {NATURAL_FACTOR:g}x the "
+            f"hindsight level for >= {SUSTAINED} min), {minutes} minutes"
+        )
+    ratio, level = hindsight_ratio(series)
+    for a, b in stretches:
+        t = max(0, a - SUSTAINED + 1) + int(np.nanargmax(ratio[max(0, a - SUSTAINED + 1) : b]))
+        print(
+            f"    natural burst {times[a] + LOCAL:%a %d %b %H:%M} -04:00, {b - a} min: largest "
+            f"10-min median {float(np.nanmedian(series[t : t + SUSTAINED])):.1f} vs hindsight "
+            f"level {level[t]:.1f} = {ratio[t]:.2f}x"
+        )
 
 
 def nasa_spans(nasa: np.ndarray) -> dict[str, tuple[int, int]]:
@@ -353,23 +492,105 @@ def july_august(
     nasa: np.ndarray,
     spans: dict[str, tuple[int, int]],
     factors: dict[str, float],
+    natural: np.ndarray,
 ) -> None:
     """The burst rule's settings were chosen on July only; August, which it never saw, confirms
     or refutes them; the whole trace for context. 20 bursts per month (30 over the whole) x 5
-    seeds: means over the seeds, and the worst seed."""
+    seeds: means over the seeds, and the worst seed; precision strict and natural-aware. Then
+    the whole trace's un-injected findings of `burst` and `daytype` with their hindsight size."""
+    false: dict[Rule, dict[int, tuple[Finding, ...]]] = {}
     for label, span in spans.items():
         count = 30 if "whole" in label else 20
-        for rule in ("level", "burst5", "burst", "daytype"):
+        rules: tuple[Rule, ...] = ("level", "burst5", "burst", "daytype")
+        for rule in rules:
             factor = factors.get(rule, 2.0)
-            scores = [bursts_in(times, nasa, seed, rule, span, count, factor) for seed in SEEDS]
-            p = [s[0] for s in scores]
-            r = [s[1] for s in scores]
-            goal = "met" if np.mean(r) >= 0.9 and np.mean(p) >= 0.8 else "NOT met"
+            scores = [
+                bursts_in(times, nasa, seed, rule, span, count, factor, natural) for seed in SEEDS
+            ]
+            p = [s.precision for s in scores]
+            q = [s.natural_precision for s in scores]
+            r = [s.recall for s in scores]
+            out = [s.left_out for s in scores]
             print(
                 f"  NASA {label} [{rule} band]: 3x bursts of 10-30 min, {count} x {len(SEEDS)} "
-                f"seeds: precision {np.mean(p):.3f} (worst {min(p):.3f}), "
-                f"recall {np.mean(r):.3f} (worst {min(r):.3f}) (goal on the means: {goal})"
+                f"seeds: precision strict {np.mean(p):.3f} (worst {min(p):.3f}) / "
+                f"natural-aware {np.mean(q):.3f} (worst {min(q):.3f}; left out "
+                f"{sum(out)} of {sum(s.findings for s in scores)} findings), "
+                f"recall {np.mean(r):.3f} (worst {min(r):.3f}) (goal on the means: strict "
+                f"{goal(float(np.mean(p)), float(np.mean(r)))}, natural-aware "
+                f"{goal(float(np.mean(q)), float(np.mean(r)))})"
             )
+            if "whole" in label and rule in ("burst", "daytype"):
+                false[rule] = {seed: s.false for seed, s in zip(SEEDS, scores, strict=True)}
+    for rule, by_seed in false.items():
+        print_false_alarms(times, nasa, natural, rule, by_seed)
+    label_check(nasa, natural, spans["July+August (whole)"])
+
+
+def label_check(nasa: np.ndarray, natural: np.ndarray, span: tuple[int, int]) -> None:
+    """How strict the natural label is: the injected bursts of the whole-trace runs that the
+    same label finds on the injected series, and their hindsight sizes (a 3x burst of noisy
+    traffic measures about 3x, either side)."""
+    found, sizes = 0, []
+    for seed in SEEDS:
+        rng = np.random.default_rng(seed)
+        bursts = windows(rng, 30, 10, 30, span[0], span[1], ~np.isnan(nasa) & ~natural)
+        series = nasa.copy()
+        for a, b in bursts:
+            series[a:b] *= 3.0
+        labels = natural_bursts(series)
+        ratio, _ = hindsight_ratio(series)
+        found += sum(bool(labels[a:b].any()) for a, b in bursts)
+        for a, b in bursts:
+            inside = ratio[a : b - SUSTAINED + 1]
+            inside = inside[~np.isnan(inside)]
+            sizes.append(float(inside.max()) if inside.size else float("nan"))
+    known = np.array(sizes)[~np.isnan(sizes)]
+    q = np.percentile(known, [10, 50, 90])
+    print(
+        f"  natural-burst label on the injected series: {found} of {len(sizes)} injected 3x "
+        f"bursts labelled; their hindsight size (largest 10-min window inside; "
+        f"{len(sizes) - known.size} without a hindsight level) 10/50/90th percentile "
+        f"{q[0]:.2f} / {q[1]:.2f} / {q[2]:.2f}x"
+    )
+
+
+def print_false_alarms(
+    times: list[datetime],
+    nasa: np.ndarray,
+    natural: np.ndarray,
+    rule: Rule,
+    by_seed: dict[int, tuple[Finding, ...]],
+) -> None:
+    """Each un-injected finding (a false alarm by the strict count) once, with the seeds whose
+    run raised it and, in hindsight, how large the surge was: the largest ratio of a 10-minute
+    window's median to its hindsight level among the windows overlapping it."""
+    ratio, level = hindsight_ratio(nasa)
+    seeds: dict[datetime, list[int]] = {}
+    first: dict[datetime, Finding] = {}
+    for seed, found in by_seed.items():
+        for f in found:
+            seeds.setdefault(f.start, []).append(seed)
+            first.setdefault(f.start, f)
+    print(f"  un-injected findings on the whole trace [{rule} band], {len(first)} distinct:")
+    for start in sorted(first):
+        f = first[start]
+        a = int((f.start - times[0]) / timedelta(minutes=1))
+        b = int((f.end - times[0]) / timedelta(minutes=1))
+        lo = max(0, a - SUSTAINED + 1)
+        window = ratio[lo:b]
+        if np.all(np.isnan(window)):
+            size = "no hindsight level (gap)"
+        else:
+            t = lo + int(np.nanargmax(window))
+            median = float(np.nanmedian(nasa[t : t + SUSTAINED]))
+            size = f"10-min median {median:.1f} vs hindsight level {level[t]:.1f} = {ratio[t]:.2f}x"
+        tag = "natural burst" if natural[a:b].any() else "not a natural burst"
+        local = f.start + LOCAL
+        print(
+            f"    {local:%a %d %b %H:%M} -04:00, {b - a} min, seeds "
+            f"{','.join(map(str, seeds[start]))}: {size} ({tag})"
+        )
 
 
 if __name__ == "__main__":

@@ -147,7 +147,10 @@ def outside_interval(
     lag_start, lag_end = (window - 1) // 2, window // 2
     for flag, direction in ((above, "above"), (below, "below")):
         for a, b in runs(flag, 1):
-            first, last = max(0, a - lag_start), max(a - lag_start + 1, b - lag_end)
+            # at least one step, and never a negative index: a run in the first `lag_start`
+            # steps would otherwise end at the series' end
+            first = max(0, a - lag_start)
+            last = max(first + 1, b - lag_end)
             bound = upper[a:b] if direction == "above" else lower[a:b]
             ratio = float(np.nanmean(values[a:b]) / max(float(np.nanmean(bound)), 1e-9))
             found.append(

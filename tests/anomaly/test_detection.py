@@ -56,6 +56,18 @@ def test_a_burst_over_less_than_half_the_sustained_period_is_not_an_anomaly() ->
     assert outside_interval(TIMES, actual, _flat(80), _flat(130), "shopper", TH) == []
 
 
+def test_a_run_above_the_band_at_the_series_start_ends_where_it_ends() -> None:
+    """The finding is reported from the median window's middle; a run in the first steps has
+    no earlier middle, and its end must not wrap round to the end of the series."""
+    actual = _flat()
+    actual[0:2] *= 3
+    thresholds = Thresholds(sustained_steps=10, smoothing_steps=1)
+    (found,) = outside_interval(TIMES, actual, _flat(80), _flat(130), "shopper", thresholds)
+    assert found.start == TIMES[0]
+    assert found.end <= TIMES[3]
+    assert found.evidence["steps"] >= 1
+
+
 def test_vanished_traffic_is_detected_including_minutes_with_no_data() -> None:
     actual = _flat()
     actual[60:70] = 2.0
