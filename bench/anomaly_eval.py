@@ -525,6 +525,65 @@ def july_august(
     for rule, by_seed in false.items():
         print_false_alarms(times, nasa, natural, rule, by_seed)
     label_check(nasa, natural, spans["July+August (whole)"])
+    for label, span in spans.items():
+        level_oracle(label, nasa, natural, span, 30 if "whole" in label else 20)
+
+
+def level_oracle(
+    label: str, nasa: np.ndarray, natural: np.ndarray, span: tuple[int, int], count: int
+) -> None:
+    """A bound, not a detector: the best precision at recall >= 0.9 of a rule that knew each
+    minute's expected level perfectly (the hindsight level of the UN-injected series, see
+    `hindsight_ratio`) and flagged a 10-minute median (or mean) at >= r x that level, for r
+    from 1.8 to 3.0. The same injected bursts as `bursts_in`; one finding per burst found,
+    and one per stretch of un-injected minutes at >= r. What is left are natural surges of the
+    real trace that look like 3x bursts even with the level known."""
+    _, level = hindsight_ratio(nasa)
+    sweep = np.round(np.arange(1.8, 3.001, 0.05), 2)
+    for statistic in ("median", "mean"):
+        found = np.zeros(sweep.shape[0])
+        false = np.zeros(sweep.shape[0])
+        injected = 0
+        for seed in SEEDS:
+            rng = np.random.default_rng(seed)
+            bursts = windows(rng, count, 10, 30, span[0], span[1], ~np.isnan(nasa) & ~natural)
+            series = nasa.copy()
+            near = np.zeros(nasa.shape[0], dtype=bool)
+            near[: span[0]] = near[span[1] :] = True
+            for a, b in bursts:
+                series[a:b] *= 3.0
+                near[max(0, a - SUSTAINED) : b] = True
+            ratio = _window_statistic(series, statistic) / level
+            injected += len(bursts)
+            for i, r in enumerate(sweep):
+                with np.errstate(invalid="ignore"):
+                    above = ratio >= r
+                found[i] += sum(bool(above[a : b - SUSTAINED + 1].any()) for a, b in bursts)
+                false[i] += len(runs(above & ~near, 1))
+        recall = found / injected
+        precision = found / np.maximum(found + false, 1)
+        reach = precision[recall >= 0.9]
+        best = f"{reach.max():.3f}" if reach.size else "none"
+        curve = " ".join(
+            f"{r:.1f}: R {recall[i]:.2f} P {precision[i]:.2f}"
+            for i, r in enumerate(sweep)
+            if i % 4 == 0
+        )
+        print(
+            f"  level oracle, NASA {label}, 10-min {statistic}: best precision at recall >= 0.9 "
+            f"{best} ({curve})"
+        )
+
+
+def _window_statistic(series: np.ndarray, statistic: str) -> np.ndarray:
+    """Per step t: the median or mean of [t, t + SUSTAINED) (NaN-aware; NaN past the end)."""
+    padded = np.concatenate([series, np.full(SUSTAINED - 1, np.nan)])
+    views = np.lib.stride_tricks.sliding_window_view(padded, SUSTAINED)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if statistic == "median":
+            return np.asarray(np.nanmedian(views, axis=1))
+        return np.asarray(np.nanmean(views, axis=1))
 
 
 def label_check(nasa: np.ndarray, natural: np.ndarray, span: tuple[int, int]) -> None:
