@@ -146,7 +146,8 @@ def metric_findings(
     for key in personas.keys:
         actual = persona_rate(config, metrics, key, start, origin).values
         made = [s.forecast for s in forecasts.since(key, start - config.forecast.horizon)]
-        band = band_in_force(made, start, step, steps)
+        # judged against forecasts made before the sustained window began (see anomaly.band)
+        band = band_in_force(made, start, step, steps, lead=thresholds.sustained_steps)
         found += outside_interval(
             times,
             actual,

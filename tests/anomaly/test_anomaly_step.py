@@ -56,6 +56,37 @@ def test_each_step_is_judged_against_the_newest_forecast_made_before_it() -> Non
     assert np.isnan(band_in_force([late], T0, STEP, 8).mean).all()
 
 
+def test_with_a_lead_each_step_is_judged_by_a_forecast_made_that_many_steps_before_it() -> None:
+    older, newer = _forecast(T0, 10.0), _forecast(T0 + STEP * 4, 20.0)
+    band = band_in_force([newer, older], T0, STEP, 8, lead=2)
+    assert list(np.isnan(band.mean[:2])) == [True, True]  # nothing made 2 steps before them
+    assert list(band.mean[2:]) == [10.0] * 4 + [20.0] * 2
+
+
+def test_a_burst_that_re_made_forecasts_follow_is_still_found_against_the_older_forecasts() -> None:
+    """The daemon re-forecasts every step, and its models follow the last observations: here
+    each forecast expects the last step's demand to go on. A 3x burst of 20 minutes then raises
+    its own forecast after one step; judged against forecasts made before the sustained window
+    (the cycle's lead), it is found."""
+    steps = 48
+    actual = np.full(steps, 10.0)
+    actual[20:24] = 30.0
+    made = [_forecast(T0 + STEP * o, float(actual[o - 1])) for o in range(1, steps)]
+    thresholds = thresholds_for(ControllerConfig().anomalies, STEP)
+    times = [T0 + STEP * i for i in range(steps)]
+
+    def above(lead: int) -> list[Finding]:
+        band = band_in_force(made, T0, STEP, steps, lead=lead)
+        found = outside_interval(
+            times, actual, band.lo, band.hi, "shop", thresholds, band.mean, 300.0
+        )
+        return [f for f in found if f.evidence["direction"] == "above"]
+
+    assert above(lead=0) == []  # the newest forecast has already seen the burst
+    (burst,) = above(lead=thresholds.sustained_steps)
+    assert times[20] <= burst.start <= times[21]
+
+
 def test_steps_no_forecast_covered_have_no_band() -> None:
     band = band_in_force([_forecast(T0, 10.0, horizon=3)], T0, STEP, 6)
     assert list(np.isnan(band.lo)) == [False] * 3 + [True] * 3
