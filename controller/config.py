@@ -495,6 +495,11 @@ class AnomaliesConfig(_Section):
         "below its mean over this (1: the p05-p95 band alone decides, which bursty traffic "
         "crosses for 10 minutes several times a day; 2 keeps 3x bursts and halvings)",
     )
+    seasonal_guard: bool = Field(
+        default=True,
+        description="demand above the forecast band is an anomaly only if it is also a burst "
+        "against the same time of day on the last 7 days (docs/anomalies.md)",
+    )
     poisson_sigmas: Annotated[float, Field(ge=0)] = Field(
         default=3.0,
         description="demand above the forecast must also exceed it by this many Poisson "

@@ -387,6 +387,24 @@ def burst_interval(
     return expected, expected / factor, np.fmax(level_hi, seasonal_hi)
 
 
+def seasonal_burst(values: FloatArray, period: int, thresholds: Thresholds) -> BoolArray:
+    """Per step of a per-bucket count with a daily shape (`period` steps a day): whether a burst
+    shows there by the forecast-free `burst` rule (bench/anomaly_eval.py): the trailing
+    `sustained_steps` median above the seasonal band of that median (the same time on the last 7
+    days, 1 robust sigma) and above `count_floor` of the last hour's level carried along the
+    daily shape (`burst_band`). The cycle uses it as a second opinion on demand above the
+    forecast band: the forecaster one step ahead is a model, the seasonal band is what this
+    time of day has looked like. Where no earlier day exists (NaN band), True: without history
+    the guard holds nothing back."""
+    window = max(1, thresholds.sustained_steps)
+    expected, _, hi = burst_band(values, period, window)
+    floor = count_floor(expected, window, thresholds.excess_factor, thresholds.poisson_sigmas)
+    median = rolling_median(values, window)
+    with np.errstate(invalid="ignore"):
+        above = median > np.fmax(hi, floor)
+    return np.asarray(above | (np.isnan(hi) & ~np.isnan(median)))
+
+
 def day_type_ratio(
     values: FloatArray, period: int, day_type: IntArray, periods: int = 7
 ) -> FloatArray:

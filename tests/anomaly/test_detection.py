@@ -15,6 +15,7 @@ from controller.anomaly.detect import (
     per_step,
     rolling_median,
     runs,
+    seasonal_burst,
     traffic_vanished,
     unmatched_sessions,
     unmatched_spike,
@@ -253,3 +254,24 @@ def test_a_normal_weekend_is_not_flagged_with_the_day_type_ratio() -> None:
         series, types = _weekly_counts(14, seed=seed)
         found = [f for f in _burst_findings(series, types) if saturday <= f.start < monday]
         assert found == [], seed
+
+
+def test_the_seasonal_second_opinion_confirms_a_burst_but_not_the_usual_afternoon() -> None:
+    """What the cycle asks before calling demand above the forecast band an anomaly: a 3x burst
+    at 04:00 shows against the same time on earlier days; the usual 14:00 peak (which a
+    forecast may underestimate) does not."""
+    series = _daily_counts(8, seed=9)
+    burst = 7 * 1440 + 4 * 60
+    series[burst : burst + 12] *= 3
+    flags = seasonal_burst(series, 1440, BURST)
+    assert flags[burst + 6 : burst + 12].any()
+    peak = 7 * 1440 + 14 * 60
+    assert not flags[peak - 30 : peak + 30].any()
+
+
+def test_without_earlier_days_the_seasonal_second_opinion_holds_nothing_back() -> None:
+    series = _daily_counts(1, seed=10)
+    flags = seasonal_burst(series, 1440, BURST)
+    # the seasonal band looks 7 minutes either side of the same time a day earlier: the first
+    # day's last minutes already have some
+    assert flags[: 1440 - 8].all()
