@@ -44,9 +44,9 @@ from controller.workflow.steps import AllocationSet, PersonaSet, fleet_rule, per
 from controller.workflow.wiring import Controller
 
 LOOKBACK = timedelta(hours=2)
+"""how much recent data each cycle re-reads (findings already reported are not reopened)"""
 SEASONAL_HISTORY = timedelta(days=7)
 """per-bucket history the seasonal second opinion compares the same time of day with"""
-"""how much recent data each cycle re-reads (findings already reported are not reopened)"""
 RATE_BASELINE = timedelta(hours=2)
 """unmatched (and unusual) sessions per minute are compared with their median over this"""
 EXPECTED_CLIENT_WINDOW = timedelta(days=1)

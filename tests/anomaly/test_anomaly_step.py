@@ -26,6 +26,7 @@ from controller.domain.series import Series
 from controller.domain.state import SCHEMA_VERSION, FleetStateDocument
 from controller.workflow.anomaly_step import (
     RATE_BASELINE,
+    confirmed_by_season,
     held_for_scale_out,
     policies_from,
     thresholds_for,
@@ -368,3 +369,34 @@ def test_a_quiet_personas_lulls_under_a_narrow_band_are_not_demand_below_the_for
     actual[100:102] /= 4
     (fall,) = below(actual, mean)
     assert fall.start <= times[101] < fall.end
+
+
+def test_the_seasonal_second_opinion_keeps_a_burst_drops_a_usual_peak_and_keeps_falls() -> None:
+    """Eight days of per-minute counts with a daily peak at 14:00 and a 3x burst at 04:00 on
+    the last day. Three findings from the forecast band: above at the burst (kept), above at
+    the usual peak a forecast underestimated (dropped), below in the evening (not its business)."""
+    minutes = np.arange(8 * 1440)
+    rate = 40 * (0.4 + 0.6 * np.exp(-(((((minutes % 1440) / 60) - 14) / 4) ** 2)))
+    counts = np.random.default_rng(11).poisson(rate).astype(np.float64)
+    day = 7 * 1440
+    counts[day + 4 * 60 : day + 4 * 60 + 15] *= 3
+    series = Series("shop", T0, timedelta(minutes=1), counts)
+
+    def finding(minute: int, direction: str) -> Finding:
+        start = T0 + timedelta(minutes=minute)
+        return Finding(
+            "demand_outside_forecast",
+            "shop",
+            start,
+            start + STEP * 2,
+            1.5,
+            {"direction": direction},
+        )
+
+    burst, peak, fall = (
+        finding(day + 4 * 60 + 5, "above"),
+        finding(day + 14 * 60, "above"),
+        (finding(day + 20 * 60, "below")),
+    )
+    kept = confirmed_by_season([burst, peak, fall], series, AnomaliesConfig())
+    assert kept == [burst, fall]
