@@ -537,10 +537,12 @@ def july_august(
     label_check(nasa, natural, spans["July+August (whole)"])
     for label, span in spans.items():
         level_oracle(label, nasa, natural, span, 30 if "whole" in label else 20)
-    daemon_rule(natural, spans["July+August (whole)"])
+    daemon_rule(times[0], nasa, natural, spans["July+August (whole)"])
 
 
-def daemon_rule(natural: np.ndarray, span: tuple[int, int]) -> None:
+def daemon_rule(
+    start: datetime, nasa: np.ndarray, natural: np.ndarray, span: tuple[int, int]
+) -> None:
     """What the daemon itself flags: demand per 5-minute step against the band of the
     forecaster's automatic choice (`RollingForecaster`, re-chosen every 6 hours, forwarded
     in between, a forecast every step), with the cycle's thresholds at the config defaults
@@ -556,7 +558,8 @@ def daemon_rule(natural: np.ndarray, span: tuple[int, int]) -> None:
     jobs = [(seed, lead, guard) for lead, guard in variants for seed in SEEDS]
     jobs.append((SEEDS[0], 0, False))
     with ProcessPoolExecutor(max_workers=2) as pool:
-        scores = list(pool.map(_daemon_score, jobs, [span] * len(jobs), [natural] * len(jobs)))
+        shared = [[x] * len(jobs) for x in (start, nasa, natural, span)]
+        scores = list(pool.map(_daemon_score, jobs, *shared))
     for i, (lead_steps, guard) in enumerate(variants):
         runs_ = scores[i * len(SEEDS) : (i + 1) * len(SEEDS)]
         p, r = [s.precision for s in runs_], [s.recall for s in runs_]
@@ -574,9 +577,14 @@ def daemon_rule(natural: np.ndarray, span: tuple[int, int]) -> None:
     )
 
 
-def _daemon_score(job: tuple[int, int, bool], span: tuple[int, int], natural: np.ndarray) -> Score:
+def _daemon_score(
+    job: tuple[int, int, bool],
+    start: datetime,
+    nasa: np.ndarray,
+    natural: np.ndarray,
+    span: tuple[int, int],
+) -> Score:
     seed, lead, guard = job
-    start, nasa = load_nasa()
     times = [start + timedelta(minutes=i) for i in range(nasa.shape[0])]
     rng = np.random.default_rng(seed)
     bursts = windows(rng, 30, 10, 30, span[0], span[1], ~np.isnan(nasa) & ~natural)

@@ -82,14 +82,23 @@ def open_ingestion(config: ControllerConfig, source_url: str | None = None) -> I
     except BaseException:
         engine.dispose()
         raise
-    ingestor = StreamIngestor(
+    return Ingestion(
+        configured_ingestor(config, source, store, matcher), store, MetricStore(engine)
+    )
+
+
+def configured_ingestor(
+    config: ControllerConfig, source: EventSource, store: IngestStore, matcher: PersonaMatcher
+) -> StreamIngestor:
+    """The ingester `fleetctl ingest` and the daemon's ingest step both run: the events
+    settings and the anomalies' resource threshold from `config`."""
+    return StreamIngestor(
         source,
         store,
         matcher,
         IngestSettings.from_config(config.events),
         unusual_z=config.anomalies.resource_z,
     )
-    return Ingestion(ingestor, store, MetricStore(engine))
 
 
 def adopt_learning(store: IngestStore) -> int:

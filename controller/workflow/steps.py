@@ -32,7 +32,7 @@ from controller.domain.series import Series, floor_time, resample_mean
 from controller.forecasting.auto import Selection
 from controller.forecasting.cold_start import peak_prior
 from controller.forecasting.pipeline import Learned, forecast_with_selection
-from controller.workflow.ingestion import IngestSettings, StreamIngestor, adopt_learning
+from controller.workflow.ingestion import adopt_learning, configured_ingestor
 from controller.workflow.persona_matching import PersonaVersions, matcher_in_force
 from controller.workflow.persona_sync import sync_personas
 
@@ -106,14 +106,7 @@ def ingest(
     )
     matcher = matcher_in_force(config, MatcherStore(store.engine), versions)
     budget = config.events.cycle_budget.total_seconds()
-    ingestor = StreamIngestor(
-        source,
-        store,
-        matcher,
-        IngestSettings.from_config(config.events),
-        unusual_z=config.anomalies.resource_z,
-    )
-    run = ingestor.run(
+    run = configured_ingestor(config, source, store, matcher).run(
         until=now if source.replayable else None, time_budget_s=budget, retry_budget_s=budget
     )
     adopt_learning(store)

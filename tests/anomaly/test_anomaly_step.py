@@ -15,7 +15,7 @@ import pytest
 from controller.adapters.storage.anomaly_store import AnomalyStore
 from controller.adapters.storage.db import connect
 from controller.anomaly.band import band_in_force
-from controller.anomaly.detect import outside_interval
+from controller.anomaly.detect import Thresholds, outside_interval
 from controller.anomaly.mitigation import AllocationOverride, overrides_for
 from controller.anomaly.records import Anomaly, Finding
 from controller.cli import main
@@ -48,6 +48,21 @@ def _forecast(origin: datetime, level: float, horizon: int = 12) -> Forecast:
     )
 
 
+def _outside(
+    direction: str,
+    times: list[datetime],
+    actual: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    thresholds: Thresholds,
+    expected: np.ndarray | None = None,
+) -> list[Finding]:
+    """`outside_interval`'s findings in one direction, for demand in events/s per 5-minute step
+    (300 counts per unit)."""
+    found = outside_interval(times, actual, lo, hi, "shop", thresholds, expected, 300.0)
+    return [f for f in found if f.evidence["direction"] == direction]
+
+
 def test_each_step_is_judged_against_the_newest_forecast_made_before_it() -> None:
     older, newer = _forecast(T0, 10.0), _forecast(T0 + STEP * 4, 20.0)
     late = _forecast(T0 + STEP * 10, 99.0)  # made after the window: never used for it
@@ -78,10 +93,7 @@ def test_a_burst_that_re_made_forecasts_follow_is_still_found_against_the_older_
 
     def above(lead: int) -> list[Finding]:
         band = band_in_force(made, T0, STEP, steps, lead=lead)
-        found = outside_interval(
-            times, actual, band.lo, band.hi, "shop", thresholds, band.mean, 300.0
-        )
-        return [f for f in found if f.evidence["direction"] == "above"]
+        return _outside("above", times, actual, band.lo, band.hi, thresholds, band.mean)
 
     assert above(lead=0) == []  # the newest forecast has already seen the burst
     (burst,) = above(lead=thresholds.sustained_steps)
@@ -214,34 +226,11 @@ def test_a_quiet_personas_noise_over_a_narrow_band_is_not_demand_outside_the_for
     rate = 13 / 60  # events/s
     mean = np.full(steps, rate)
     actual = np.random.default_rng(5).poisson(65, steps) / 300.0
-    found = outside_interval(
-        times,
-        actual,
-        0.9 * mean,
-        1.1 * mean,
-        "quiet",
-        thresholds,
-        expected=mean,
-        counts_per_unit=300.0,
-    )
-    assert [f for f in found if f.evidence["direction"] == "above"] == []
-    narrow_only = outside_interval(times, actual, 0.9 * mean, 1.1 * mean, "quiet", thresholds)
-    assert [f for f in narrow_only if f.evidence["direction"] == "above"]  # without the floor
+    assert _outside("above", times, actual, 0.9 * mean, 1.1 * mean, thresholds, mean) == []
+    narrow_only = _outside("above", times, actual, 0.9 * mean, 1.1 * mean, thresholds)
+    assert narrow_only  # without the floor
     actual[100:102] *= 3
-    (burst,) = [
-        f
-        for f in outside_interval(
-            times,
-            actual,
-            0.9 * mean,
-            1.1 * mean,
-            "quiet",
-            thresholds,
-            expected=mean,
-            counts_per_unit=300.0,
-        )
-        if f.evidence["direction"] == "above"
-    ]
+    (burst,) = _outside("above", times, actual, 0.9 * mean, 1.1 * mean, thresholds, mean)
     # judged on the 2-step window's median (mean): at 2 x expected it passes once both steps are
     # in the burst, so the start is known to within one step
     assert times[100] <= burst.start <= times[101]
@@ -261,13 +250,7 @@ def test_by_default_a_busy_personas_excursion_past_the_band_is_not_an_anomaly_bu
     actual[50:54] *= 1.3
     actual[200:202] *= 3
 
-    def above(values: np.ndarray) -> list[Finding]:
-        found = outside_interval(
-            times, values, 0.9 * mean, 1.1 * mean, "busy", thresholds, mean, 300.0
-        )
-        return [f for f in found if f.evidence["direction"] == "above"]
-
-    (burst,) = above(actual)
+    (burst,) = _outside("above", times, actual, 0.9 * mean, 1.1 * mean, thresholds, mean)
     assert times[200] <= burst.start <= times[201]
     loose = thresholds_for(AnomaliesConfig(excess_factor=1.0), STEP)
     found = outside_interval(times, actual, 0.9 * mean, 1.1 * mean, "busy", loose, mean, 300.0)
@@ -352,17 +335,7 @@ def test_a_quiet_personas_lulls_under_a_narrow_band_are_not_demand_below_the_for
     actual = np.random.default_rng(6).poisson(65, steps) / 300.0
 
     def below(values: np.ndarray, expected: np.ndarray | None) -> list[Finding]:
-        found = outside_interval(
-            times,
-            values,
-            0.9 * mean,
-            1.1 * mean,
-            "quiet",
-            thresholds,
-            expected=expected,
-            counts_per_unit=300.0,
-        )
-        return [f for f in found if f.evidence["direction"] == "below"]
+        return _outside("below", times, values, 0.9 * mean, 1.1 * mean, thresholds, expected)
 
     assert below(actual, mean) == []
     assert below(actual, None), "without the count ceiling, noise reads as a fall"

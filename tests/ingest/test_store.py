@@ -85,19 +85,32 @@ def test_events_per_type_add_up_to_the_input_per_type(tmp_path: Path) -> None:
     assert per_type == Counter(json.loads(line)["event_type"] for line in lines)
 
 
-def test_a_database_from_before_exact_metrics_is_refused_with_a_clear_message(
-    tmp_path: Path,
+@pytest.mark.parametrize(
+    ("resource_columns", "message"),
+    [
+        (  # resource sums as floats
+            "cpu_ms FLOAT, memory_mb FLOAT, network_kb FLOAT, io_ops FLOAT",
+            "predates exact per-persona metrics",
+        ),
+        (  # exact sums, but no unusual_sessions column
+            "cpu_ms_milli BIGINT, memory_mb_milli BIGINT, network_kb_milli BIGINT, "
+            "io_ops_milli BIGINT",
+            "predates persona matching",
+        ),
+    ],
+)
+def test_a_database_from_before_a_metrics_change_is_refused_with_a_clear_message(
+    tmp_path: Path, resource_columns: str, message: str
 ) -> None:
     old = tmp_path / "old.db"
     with sqlite3.connect(old) as db:
         db.execute(
             "CREATE TABLE metrics (bucket BIGINT, persona TEXT, region TEXT, events BIGINT, "
-            "sessions BIGINT, cpu_ms FLOAT, memory_mb FLOAT, network_kb FLOAT, io_ops FLOAT, "
-            "PRIMARY KEY (bucket, persona, region))"
+            f"sessions BIGINT, {resource_columns}, PRIMARY KEY (bucket, persona, region))"
         )
     engine = connect(f"sqlite:///{old}")
     try:
-        with pytest.raises(ConfigError, match="predates exact per-persona metrics"):
+        with pytest.raises(ConfigError, match=message):
             IngestStore(engine)
     finally:
         engine.dispose()

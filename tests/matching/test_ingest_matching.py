@@ -3,7 +3,6 @@ kept per persona version and in force after a restart."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -14,14 +13,12 @@ import pytest
 from sqlalchemy import Engine
 
 from controller.adapters.storage.db import connect
-from controller.adapters.storage.ingest_store import IngestStore
 from controller.adapters.storage.matcher_store import MatcherStore
 from controller.adapters.storage.metric_store import Measure, MetricStore
 from controller.adapters.storage.persona_store import PersonaStore
 from controller.cli import main
 from controller.config import load_config
 from controller.domain.clock import SystemClock
-from controller.domain.errors import ConfigError
 from controller.matching.drift import drift
 from controller.workflow.ingestion import open_ingestion
 from controller.workflow.persona_matching import (
@@ -142,24 +139,6 @@ def test_what_was_learned_is_in_force_after_a_restart(tmp_path: Path) -> None:
     row = matcher.declared.keys.index(SHOPPER)
     assert matcher.learned is not None and matcher.learned.sessions[row] > 29
     assert not np.allclose(matcher.parameters().log_region[row], matcher.declared.log_region[row])
-
-
-def test_a_database_from_before_persona_matching_is_refused_with_a_clear_message(
-    tmp_path: Path,
-) -> None:
-    old = tmp_path / "old.db"
-    with sqlite3.connect(old) as db:
-        db.execute(
-            "CREATE TABLE metrics (bucket BIGINT, persona TEXT, region TEXT, events BIGINT, "
-            "sessions BIGINT, cpu_ms_milli BIGINT, memory_mb_milli BIGINT, "
-            "network_kb_milli BIGINT, io_ops_milli BIGINT, PRIMARY KEY (bucket, persona, region))"
-        )
-    engine = connect(f"sqlite:///{old}")
-    try:
-        with pytest.raises(ConfigError, match="predates persona matching"):
-            IngestStore(engine)
-    finally:
-        engine.dispose()
 
 
 def test_the_daemons_ingest_step_learns_and_puts_it_in_force_for_the_next_cycle(
