@@ -1,6 +1,12 @@
 """Raw records (NDJSON lines, Kafka messages, Kinesis records) -> event columns + dead letters.
 
-The fast path hands a whole run of records to msgspec's C decoder in one call
+The fastest path is C (`_event_scan.c`): it turns a clean run of records straight into columns
+without holding the GIL, so another thread can work meanwhile. It accepts an exactly defined
+subset of what msgspec accepts (plain ASCII, the usual timestamp shapes, ...) and hands back any
+chunk with a record outside it. Without a C compiler the extension is not built, and the msgspec
+path below does everything.
+
+The msgspec path hands a whole run of records to msgspec's C decoder in one call
 (`decode_lines`), validating every field on the way; Python then touches each field once to
 build numpy columns. A run that fails is split at the record the error names, the bad record is
 decoded alone to say exactly what is wrong with it, and its neighbours go on by the fast path.
@@ -10,7 +16,7 @@ So a dirty stream costs little more than a clean one, and every bad record gets 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from operator import attrgetter
@@ -22,8 +28,14 @@ import numpy.typing as npt
 import pandas as pd
 from msgspec.structs import astuple
 
+from controller.adapters.event_source import RecordView
 from controller.adapters.iso_times import parse_one, parse_utc_ms
 from controller.ingest.columns import MILLI, UNKNOWN_REGION, EventColumns, IntArray
+
+try:
+    from controller.adapters import _event_scan
+except ImportError:  # built without a C compiler: the msgspec path decodes everything
+    _event_scan = None  # type: ignore[assignment]
 
 MAX_VALUE = 1e12
 """Resource figures above this (per event) are a broken producer, and would overflow sums."""
@@ -80,8 +92,10 @@ _GIVE_UP_AFTER = 64
 
 
 class EventDecoder:
-    def __init__(self, max_event_bytes: int) -> None:
+    def __init__(self, max_event_bytes: int, fast: bool = True) -> None:
         self.max_event_bytes = max_event_bytes
+        self.fast = fast and _event_scan is not None
+        """use the C path where it applies (False: msgspec only, as the tests' reference)"""
         self._many = msgspec.json.Decoder(_Event)
         self._loose = msgspec.json.Decoder()
         self._types = _Vocabulary(absent="")
@@ -103,6 +117,10 @@ class EventDecoder:
         n = len(records)
         if lengths is None:
             lengths = np.fromiter(map(len, records), dtype=np.int64, count=n)
+        if self.fast and not oversize and n and int(lengths.max()) <= self.max_event_bytes:
+            scanned = _scan(records, joined, lengths, self._types, self._regions)
+            if scanned is not None:
+                return Decoded(scanned)
         cut_short = oversize or {}
         rejected = [self._oversize(index, full) for index, full in cut_short.items()]
         too_big = lengths > self.max_event_bytes
@@ -151,17 +169,21 @@ class EventDecoder:
         try:
             event = self._many.decode(record)
         except msgspec.ValidationError as exc:
-            return Rejected(-1, INVALID_EVENT, self._explain(record, str(exc)))
+            # msgspec stops at the first field of the wrong type; the rest of the record may
+            # not even be JSON, and then that is what it is.
+            try:
+                document = self._loose.decode(record)
+            except msgspec.ValidationError:  # valid JSON, but a number beyond any float
+                document = _UNREADABLE
+            except msgspec.DecodeError as malformed:
+                return _invalid_json(malformed)
+            return Rejected(-1, INVALID_EVENT, self._explain(document, str(exc)))
         except msgspec.DecodeError as exc:
-            text = str(exc).replace("JSON is malformed: ", "")
-            text = _BYTE.sub(lambda m: f"at byte {m.group(1)}", text)
-            if text == "Input data was truncated":
-                text = "truncated (the record ends inside a value)"
-            return Rejected(-1, INVALID_JSON, f"invalid JSON: {text}")
+            return _invalid_json(exc)
         when = parse_one(event.timestamp)
         return Rejected(-1, INVALID_EVENT, when) if isinstance(when, str) else event
 
-    def _explain(self, record: bytes, message: str) -> str:
+    def _explain(self, document: Any, message: str) -> str:
         match = _AT.match(message)
         assert match is not None
         msg, path = match.group("msg"), (match.group("path") or "").lstrip(".")
@@ -172,7 +194,9 @@ class EventDecoder:
         if not path:
             got = re.search(r"got `(\w+)`", msg)
             return f"expected a JSON object, got {got.group(1) if got else 'something else'}"
-        value = _at(self._loose.decode(record), path)
+        if document is _UNREADABLE:
+            return f"{path}: {msg.replace('`', '')}"
+        value = _at(document, path)
         shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
         return f"{path}: {msg.replace('`', '')} (got {shown})"
 
@@ -280,6 +304,57 @@ class _Run:
         return min(max(index, a), b - 1)
 
 
+def _scan(
+    records: Sequence[bytes],
+    joined: bytes | memoryview | None,
+    lengths: IntArray,
+    types: _Vocabulary,
+    regions: _Vocabulary,
+) -> EventColumns | None:
+    """The C path over all `records`; None if any record is outside what it accepts."""
+    assert _event_scan is not None
+    n = len(records)
+    if isinstance(records, RecordView):
+        buffer: bytes | memoryview = records.buffer
+        starts, ends = records.starts, records.ends
+    else:
+        buffer = joined if joined is not None else b"\n".join(records)
+        starts = np.zeros(n, dtype=np.int64)
+        np.cumsum(lengths[:-1] + 1, out=starts[1:])
+        ends = starts + lengths
+    starts = np.ascontiguousarray(starts, dtype=np.int64)
+    ends = np.ascontiguousarray(ends, dtype=np.int64)
+    status = np.empty(n, dtype=np.uint8)
+    ts_ms = np.empty(n, dtype=np.int64)
+    resources = np.empty((n, 4), dtype=np.int64)
+    key_codes = np.empty(n, dtype=np.int64)
+    type_codes = np.empty(n, dtype=np.int64)
+    region_codes = np.empty(n, dtype=np.int64)
+    slow, sessions, users, type_names, region_names = _event_scan.scan(
+        buffer, starts, ends, status, ts_ms, resources, key_codes, type_codes, region_codes
+    )
+    if slow:
+        return None
+    events = np.flatnonzero(status == 0)
+    if events.shape[0] == 0:
+        return EventColumns.empty()
+    if events.shape[0] < n:  # blank lines
+        ts_ms, resources, key_codes = ts_ms[events], resources[events], key_codes[events]
+        type_codes, region_codes = type_codes[events], region_codes[events]
+    region_table = regions.table([*region_names, None])  # -1 (none given) is the last
+    return EventColumns(
+        ts_ms=ts_ms,
+        key_codes=key_codes,
+        keys=[f"s:{s}" for s in sessions] + [f"u:{u}" for u in users],
+        type_codes=types.table(type_names)[type_codes],
+        types=list(types.names),
+        region_codes=region_table[region_codes],
+        regions=list(regions.names),
+        resources=resources,
+        records=events.astype(np.int64),
+    )
+
+
 class _Vocabulary:
     """Codes for a field with few distinct values (event types, regions), kept across batches:
     one dict lookup per event instead of building an array and hashing it again."""
@@ -289,28 +364,37 @@ class _Vocabulary:
 
     def __init__(self, absent: str) -> None:
         self.absent = absent
-        self.table: dict[str | None, int] = {}
+        self.known: dict[str | None, int] = {}
         self.names: list[str] = []
+
+    def table(self, values: Sequence[str | None]) -> IntArray:
+        """The codes of `values` (each distinct), learning those not yet known."""
+        if not all(v in self.known for v in values):
+            self._learn(values)
+        return np.array([self.known[v] for v in values] or [0], dtype=np.int64)
 
     def codes(self, events: list[_Event], field: str) -> IntArray:
         n = len(events)
         try:
             return np.fromiter(
-                map(self.table.__getitem__, map(attrgetter(field), events)), np.int64, n
+                map(self.known.__getitem__, map(attrgetter(field), events)), np.int64, n
             )
         except KeyError:
-            values = set(map(attrgetter(field), events))
-            if len(self.table) + len(values) > self.LIMIT:
-                self.table, self.names = {}, []
-            for value in values:
-                if value not in self.table:
-                    name = self.absent if value is None else value
-                    if name in self.names:  # an explicit "unknown" and a missing one agree
-                        self.table[value] = self.names.index(name)
-                    else:
-                        self.table[value] = len(self.names)
-                        self.names.append(name)
+            self._learn(map(attrgetter(field), events))
             return self.codes(events, field)
+
+    def _learn(self, seen: Iterable[str | None]) -> None:
+        values = dict.fromkeys(seen)  # in order of first appearance: codes are deterministic
+        if len(self.known) + len(values) > self.LIMIT:
+            self.known, self.names = {}, []
+        for value in values:
+            if value not in self.known:
+                name = self.absent if value is None else value
+                if name in self.names:  # an explicit "unknown" and a missing one agree
+                    self.known[value] = self.names.index(name)
+                else:
+                    self.known[value] = len(self.names)
+                    self.names.append(name)
 
 
 def _columns(
@@ -374,6 +458,17 @@ def _factorize(values: npt.NDArray[np.object_]) -> tuple[IntArray, npt.NDArray[n
 
 def _objects(events: list[_Event], name: str, n: int) -> npt.NDArray[np.object_]:
     return np.fromiter(map(attrgetter(name), events), dtype=object, count=n)
+
+
+_UNREADABLE = object()
+
+
+def _invalid_json(exc: msgspec.DecodeError) -> Rejected:
+    text = str(exc).replace("JSON is malformed: ", "")
+    text = _BYTE.sub(lambda m: f"at byte {m.group(1)}", text)
+    if text == "Input data was truncated":
+        text = "truncated (the record ends inside a value)"
+    return Rejected(-1, INVALID_JSON, f"invalid JSON: {text}")
 
 
 def _at(document: Any, path: str) -> Any:
