@@ -88,6 +88,16 @@ def test_a_mistyped_field_is_named_with_its_value() -> None:
     assert rejected[0].reason == "resource_consumption.cpu_ms: Expected float, got str (got 'lots')"
 
 
+def test_a_mistyped_field_in_a_record_that_is_not_even_json_is_an_invalid_json_letter() -> None:
+    # msgspec reports the type first; the record must still become a dead letter, not a crash
+    kept, rejected = decode([b'{"event_type":[01]}', b'{"event_type":[1e999]}', event(3)])
+    assert kept == [2]
+    assert [(r.kind, r.reason) for r in rejected] == [
+        (INVALID_JSON, "invalid JSON: invalid number at byte 16"),
+        (INVALID_EVENT, "event_type: Expected str, got array"),
+    ]
+
+
 def test_a_timestamp_without_an_offset_is_rejected() -> None:
     kept, rejected = decode([event(1, timestamp="2026-11-02T10:00:00"), event(2)])
     assert kept == [1]
