@@ -13,7 +13,7 @@ help:
 	@echo "make fmt    - format with ruff"
 	@echo "make bench  - benchmarks in bench/"
 
-$(STAMP): pyproject.toml setup.py controller/adapters/_event_scan.c
+$(STAMP): pyproject.toml setup.py controller/adapters/_event_scan.c controller/ingest/_segments.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'

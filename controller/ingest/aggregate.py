@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from controller.ingest.columns import BoolArray, EventColumns, IntArray
+from controller.ingest.columns import BoolArray, EventColumns, IntArray, stable_order
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def aggregate(
     group = ((bucket - low) * n_personas + persona_codes) * n_regions + events.region_codes
     keys, inverse = np.unique(group, return_inverse=True)
     counts = np.bincount(inverse, minlength=keys.shape[0]).astype(np.int64)
-    order = np.argsort(inverse, kind="stable")
+    order = stable_order(inverse, keys.shape[0])
     starts = np.zeros(keys.shape[0], dtype=np.int64)
     starts[1:] = np.cumsum(counts)[:-1]
     resources = np.add.reduceat(events.resources[order], starts, axis=0)

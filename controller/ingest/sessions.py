@@ -33,7 +33,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from controller.ingest.columns import BoolArray, IntArray
+from controller.ingest.columns import BoolArray, IntArray, stable_order
+from controller.ingest.segments import first_of_pairs, running_max, running_or, running_sum
 
 UIntArray = npt.NDArray[np.uint64]
 ObjectArray = npt.NDArray[np.object_]
@@ -307,7 +308,7 @@ def sessionize(
     known = prev >= 0
     row = np.where(known, prev, 0)
 
-    order = np.argsort(local, kind="stable")
+    order = stable_order(local, present.shape[0])
     k = local[order]
     t = ts_ms[order]
     bucket = t // bucket_ms
@@ -315,7 +316,7 @@ def sessionize(
     first[1:] = k[1:] != k[:-1]
 
     seed = np.where(known, state.last_ts[row] if len(state) else NO_TIME, NO_TIME)[k]
-    newest = pd.Series(t).groupby(k, sort=False).cummax().to_numpy(dtype=np.int64)
+    newest = running_max(t, first)
     shifted = np.empty(n, dtype=np.int64)
     shifted[0] = NO_TIME
     shifted[1:] = newest[:-1]
@@ -328,10 +329,19 @@ def sessionize(
     continues = known[k[seg_first]] & ~new_session[seg_first]
     seg_row = row[k[seg_first]]
 
-    masks = _prefix_masks(type_bits[order], seg, seg_first, continues, state, seg_row)
+    masks = _prefix_masks(type_bits[order], seg_start, continues, state, seg_row)
     counted = _first_in_bucket(seg, bucket, continues[seg], state, row[k])
     so_far = _prefix_features(
-        t, seg, seg_first, continues, seg_row, state, resources[order], region_codes[order], regions
+        t,
+        seg,
+        seg_start,
+        seg_first,
+        continues,
+        seg_row,
+        state,
+        resources[order],
+        region_codes[order],
+        regions,
     )
     so_far = replace(so_far, mask=masks)
 
@@ -390,6 +400,7 @@ def sessionize(
 def _prefix_features(
     t: IntArray,
     seg: IntArray,
+    seg_start: BoolArray,
     seg_first: IntArray,
     continues: BoolArray,
     seg_row: IntArray,
@@ -401,9 +412,7 @@ def _prefix_features(
     """Events, resource sums, start and region of each event's session up to and including it
     (sorted order), continuing the carried session where the segment continues one."""
     n = t.shape[0]
-    total = np.cumsum(resources, axis=0)
-    before = total[seg_first] - resources[seg_first]
-    sums = total - before[seg]
+    sums = running_sum(resources, seg_start)
     count = np.arange(1, n + 1, dtype=np.int64) - seg_first[seg]
     # running minimum per segment in one pass: each later segment is shifted below all earlier
     # ones, so the minimum restarts at every segment boundary
@@ -438,34 +447,22 @@ def _prefix_features(
 
 def _prefix_masks(
     bits: IntArray,
-    seg: IntArray,
-    seg_first: IntArray,
+    seg_start: BoolArray,
     continues: BoolArray,
     state: SessionState,
     seg_row: IntArray,
 ) -> UIntArray:
     """Cumulative OR of type bits within each segment, starting from the carried mask."""
-    initial = np.zeros(seg_first.shape[0], dtype=np.uint64)
+    initial = np.zeros(continues.shape[0], dtype=np.uint64)
     if len(state):
         initial[continues] = state.mask[seg_row[continues]]
-    masks = initial[seg]
-    for bit in np.unique(bits):
-        has = (bits == bit).astype(np.int64)
-        seen = np.cumsum(has)
-        before_segment = (seen - has)[seg_first]
-        on = (seen - before_segment[seg]) > 0
-        masks |= on.astype(np.uint64) << np.uint64(bit)
-    return masks
+    return running_or(bits, seg_start, initial)
 
 
 def _first_in_bucket(
     seg: IntArray, bucket: IntArray, continues: BoolArray, state: SessionState, rows: IntArray
 ) -> BoolArray:
-    low = int(bucket.min())
-    span = int(bucket.max()) - low + 1
-    counted: BoolArray = ~np.asarray(
-        pd.Index(seg * span + (bucket - low)).duplicated(keep="first"), dtype=bool
-    )
+    counted = first_of_pairs(seg, bucket)
     if len(state) and continues.any():
         behind = state.last_bucket[rows] - bucket
         shift = np.clip(behind, 0, HISTORY_BUCKETS - 1).astype(np.uint64)
