@@ -7,6 +7,10 @@ together. The matcher's parameters stay fixed for a run; what was learned is put
 restarts. The in-memory state of a partition is trusted only while
 the source continues from exactly the position it was committed at; any doubt (a rebalance, a
 rewind, another ingester's commit) reloads it from the store.
+
+In bulk (no `until`), run() reads and decodes the next batch in one background thread while
+the current one is processed; the source is never called from both threads at once, and a
+rewind gives the batch read ahead back (see "the read in flight" below).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -23,9 +28,15 @@ from threadpoolctl import ThreadpoolController
 from controller.adapters.event_decode import (
     TOO_FAR_AHEAD,
     TOO_LATE,
+    Decoded,
     EventDecoder,
 )
-from controller.adapters.event_source import EventSource, RecordChunk, open_event_source
+from controller.adapters.event_source import (
+    EventSource,
+    RecordChunk,
+    RecordView,
+    open_event_source,
+)
 from controller.adapters.storage.db import connect
 from controller.adapters.storage.ingest_store import (
     DeadLetter,
@@ -200,6 +211,29 @@ class _Part:
     """records of the chunk this batch used (the rest is re-read later)"""
 
 
+@dataclass
+class _Read:
+    """The read phase's work: the chunks one poll returned, each decoded."""
+
+    chunks: list[RecordChunk]
+    decoded: list[Decoded]
+    records: int
+    caught_up: bool = False
+    """(read ahead) `source.caught_up()` right after this poll"""
+    problem: str | None = None
+    """(read ahead) what `source.health()` said right after this poll, if not ok"""
+
+
+@dataclass
+class _Ahead:
+    """The next batch's read, running in the background thread."""
+
+    future: Future[_Read]
+    want: int
+    caught_up_before: bool
+    """`source.caught_up()` after the previous read (the batch being processed)"""
+
+
 class StreamIngestor:
     def __init__(
         self,
@@ -222,6 +256,8 @@ class StreamIngestor:
         self.sleep = sleep
         self.monotonic = monotonic
         self._held: dict[str, _Held] = {}
+        self._ahead: _Ahead | None = None
+        """run()'s read of the next batch while the current one is processed (bulk only)"""
 
     # -- one batch ---------------------------------------------------------------------------
 
@@ -229,14 +265,38 @@ class StreamIngestor:
         self, max_records: int, until: datetime | None = None, timeout_s: float = 1.0
     ) -> BatchReport:
         """Read up to `max_records`, stopping before the first event later than `until` (files)."""
+        return self._process_read(self._read(max_records, timeout_s), until)
+
+    def _read(self, max_records: int, timeout_s: float) -> _Read:
+        """The read phase: poll the source and decode what it returned. The decoder keeps
+        vocabularies between batches: only this phase uses it, one read at a time."""
         chunks = self.source.poll(max_records, timeout_s)
+        decoded = [self.decoder.decode(c.records, c.joined, c.oversize, c.lengths) for c in chunks]
+        return _Read(chunks, decoded, sum(len(c) for c in chunks))
+
+    def _read_ahead(self, max_records: int) -> _Read:
+        """The read phase as run() does it in its background thread: the chunks keep their
+        records past the next poll, and what run() asks the source after a batch is asked now,
+        while no other thread uses the source."""
+        read = self._read(max_records, 1.0)
+        read.chunks = [_detached(chunk) for chunk in read.chunks]
+        read.caught_up = self.source.caught_up()
+        read.problem = None if self.source.health().ok else self.source.health().message
+        return read
+
+    def _process_read(self, read: _Read, until: datetime | None) -> BatchReport:
+        """The process phase: everything after decoding, up to the commit and its report."""
         # the matcher multiplies (sessions x 4) by (4 x personas): BLAS threads only spin
         with _ONE_BLAS_THREAD.limit(limits=1, user_api="blas"):
-            return self._step(chunks, until)
+            return self._step(read, until)
 
-    def _step(self, chunks: list[RecordChunk], until: datetime | None) -> BatchReport:
+    def _step(self, read: _Read, until: datetime | None) -> BatchReport:
         report = BatchReport()
-        parts = [p for p in (self._process(c, until, report) for c in chunks) if p is not None]
+        processed = (
+            self._process(chunk, decoded, until, report)
+            for chunk, decoded in zip(read.chunks, read.decoded, strict=True)
+        )
+        parts = [p for p in processed if p is not None]
         if not parts:
             return report
         events = concat([p.step.events for p in parts])
@@ -270,12 +330,13 @@ class StreamIngestor:
         except PositionConflict as exc:
             for p in parts:
                 self._held.pop(p.chunk.partition, None)
-                self.source.rewind(
+                self._rewind(
                     p.chunk.partition, self.store.position(self.source.key, p.chunk.partition)
                 )
             return BatchReport(
                 conflict=str(exc), partitions=tuple(p.chunk.partition for p in parts)
             )
+        self._settle()  # a courtesy to the broker, but still a call: not during a read
         self.source.acknowledge({p.chunk.partition: p.end for p in parts})
         for p in parts:
             self._held[p.chunk.partition] = _Held(p.end, p.step.state)
@@ -305,12 +366,11 @@ class StreamIngestor:
         return taught, round(float(statistics.sessions.sum()))
 
     def _process(
-        self, chunk: RecordChunk, until: datetime | None, report: BatchReport
+        self, chunk: RecordChunk, decoded: Decoded, until: datetime | None, report: BatchReport
     ) -> _Part | None:
         held = self._state_for(chunk)
         if held is None:
             return None
-        decoded = self.decoder.decode(chunk.records, chunk.joined, chunk.oversize, chunk.lengths)
         events, rejected = decoded.events, decoded.rejected
         limit, end = len(chunk), chunk.end
         if until is not None and self.source.replayable and len(events):
@@ -324,13 +384,13 @@ class StreamIngestor:
                 limit = int(events.records[future[0]])
                 report.next_event_at = _time(int(events.ts_ms[future[0]]))
         if limit == 0 and len(chunk):
-            self.source.rewind(chunk.partition, chunk.start)  # nothing due yet
+            self._rewind(chunk.partition, chunk.start)  # nothing due yet
             return None
         if limit < len(chunk):
             events = events.take(events.records < limit)
             rejected = [r for r in rejected if r.record < limit]
             end = chunk.position_at(limit)
-            self.source.rewind(chunk.partition, end)
+            self._rewind(chunk.partition, end)
         step = advance(events, held.state, self.settings.rules, self.classifier)
         letters = [
             DeadLetter(chunk.label_at(r.record), r.kind, r.reason, self._raw(chunk, r.record))
@@ -380,7 +440,7 @@ class StreamIngestor:
         position = stored.position if stored is not None else None
         if position != chunk.start:
             self._held.pop(chunk.partition, None)
-            self.source.rewind(chunk.partition, position)
+            self._rewind(chunk.partition, position)
             return None
         if stored is not None:
             state = PartitionState(stored.watermark_ms, decode_sessions(stored.sessions, self.bits))
@@ -399,6 +459,68 @@ class StreamIngestor:
         marks = [s.watermark_ms for s in stored if s.watermark_ms is not None]
         sessions = SessionState.merge([decode_sessions(s.sessions, self.bits) for s in stored])
         return PartitionState(max(marks) if marks else None, sessions)
+
+    # -- the read in flight ------------------------------------------------------------------
+    # While run() reads ahead, the background thread owns the source: this thread calls it
+    # only after waiting for that read (_settle), and a rewind first gives the read back
+    # (_unread), since it was read past a position that no longer holds.
+
+    def _rewind(self, partition: str, position: str | None) -> None:
+        self._unread()
+        self.source.rewind(partition, position)
+
+    def _settle(self) -> None:
+        """Wait for the read in flight, if any; its result (or exception) stays for later."""
+        if self._ahead is not None:
+            wait([self._ahead.future])
+
+    def _unread(self) -> None:
+        """Discard the read in flight, after waiting for it: its partitions are rewound to where
+        its chunks began, so the source is where it would be had it never been read."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is None:
+            return
+        try:
+            read = ahead.future.result()
+        except Exception:  # nothing was read; a fresh read meets the problem again
+            return
+        for chunk in read.chunks:
+            self.source.rewind(chunk.partition, chunk.start)
+
+    def _caught_up(self) -> bool:
+        """`source.caught_up()` as of the batch just processed (not of the read ahead)."""
+        if self._ahead is not None:
+            return self._ahead.caught_up_before
+        return self.source.caught_up()
+
+    def _overlapped_step(
+        self, reader: ThreadPoolExecutor, want: int, size: int, remaining: int | None, follow: bool
+    ) -> tuple[BatchReport, str | None]:
+        """One batch of run() in bulk: this batch's read (done ahead, or done now), the next
+        batch's read started in `reader`, this batch processed meanwhile. The next read takes
+        `size` records, fewer if `remaining` (of max_records) minus this read is less.
+        Returns the report and what `source.health()` said after this batch's read; raises
+        what this batch's read raised."""
+        ahead = self._ahead
+        if ahead is not None and ahead.want != want:
+            self._unread()  # read for another size than this batch wants: read afresh
+            ahead = None
+        if ahead is None:
+            ahead = _Ahead(reader.submit(self._read_ahead, want), want, False)
+        self._ahead = ahead  # until it is taken: an interrupt while waiting gives it back
+        try:
+            read = ahead.future.result()
+        except Exception:
+            self._ahead = None
+            raise
+        self._ahead = None
+        following = size if remaining is None else min(size, remaining - read.records)
+        # Nothing read: nothing to overlap with. Caught up: run() stops after this batch.
+        if read.records and following > 0 and (follow or not read.caught_up):
+            self._ahead = _Ahead(
+                reader.submit(self._read_ahead, following), following, read.caught_up
+            )
+        return self._process_read(read, None), read.problem
 
     # -- many batches ------------------------------------------------------------------------
 
@@ -420,7 +542,53 @@ class StreamIngestor:
         A source that cannot be reached is retried with exponential backoff (1 s doubling to
         30 s), reported through `on_problem` and, once it answers again, read on from the stored
         positions. Without `follow`, giving up after `retry_budget_s` raises TemporaryError.
+
+        Without `until` (bulk ingestion), the next batch is read and decoded in a background
+        thread while this one processes the current batch; a read still in flight when the run
+        ends is given back to the source. A replay up to `until` reads batch by batch.
         """
+        reader = None
+        if until is None:
+            reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-read")
+        try:
+            totals = self._run(
+                reader,
+                until,
+                max_records,
+                follow,
+                idle_timeout_s,
+                time_budget_s,
+                retry_budget_s,
+                should_stop,
+                on_batch,
+                on_problem,
+            )
+            self._unread()
+        except BaseException:
+            try:
+                self._unread()
+            except Exception:  # the first error is the one to report
+                self._ahead = None
+            raise
+        finally:
+            if reader is not None:
+                reader.shutdown(wait=True)
+        totals.next_event_at = totals.next_event_at if not self.source.caught_up() else None
+        return totals
+
+    def _run(
+        self,
+        reader: ThreadPoolExecutor | None,
+        until: datetime | None,
+        max_records: int | None,
+        follow: bool,
+        idle_timeout_s: float,
+        time_budget_s: float | None,
+        retry_budget_s: float | None,
+        should_stop: Callable[[], bool],
+        on_batch: Callable[[BatchReport, IngestTotals], None] | None,
+        on_problem: Callable[[SourceProblem | None], None] | None,
+    ) -> IngestTotals:
         totals = IngestTotals()
         # A replay up to `until` usually needs a few lines, not a full batch: start small and
         # grow while whole batches are due, so holding back the future costs little decoding.
@@ -437,8 +605,12 @@ class StreamIngestor:
                 if want <= 0:
                     break
             try:
-                report = self.step(want, until)
-                problem = None if self.source.health().ok else self.source.health().message
+                if reader is None:
+                    report = self.step(want, until)
+                    problem = None if self.source.health().ok else self.source.health().message
+                else:
+                    remaining = None if max_records is None else max_records - totals.records
+                    report, problem = self._overlapped_step(reader, want, size, remaining, follow)
             except TemporaryError as exc:
                 report, problem = BatchReport(), str(exc)
             if problem is not None and report.records == 0:
@@ -466,15 +638,26 @@ class StreamIngestor:
                     on_batch(report, totals)
             if report.next_event_at is not None and not follow:
                 break
-            if not follow and self.source.caught_up():
+            if not follow and self._caught_up():
                 break
             if report.records == 0 and not report.conflict:
                 if not follow and self.monotonic() - last_records > idle_timeout_s:
                     break
                 if self.source.replayable:
                     self.sleep(0.2 if follow else 0.0)
-        totals.next_event_at = totals.next_event_at if not self.source.caught_up() else None
         return totals
+
+
+def _detached(chunk: RecordChunk) -> RecordChunk:
+    """The chunk with records of its own. A file's records view the source's read buffer,
+    which the next poll may overwrite while this chunk is still processed (its dead letters
+    keep raw bytes). Lists of bytes (Kafka, Kinesis) are kept as they are."""
+    records = chunk.records
+    if isinstance(records, RecordView):
+        records = RecordView(bytes(records.buffer), records.starts, records.ends)
+    elif not isinstance(records, list | tuple):
+        records = [bytes(record) for record in records]
+    return replace(chunk, records=records, joined=None)
 
 
 def _ms(when: datetime) -> int:
