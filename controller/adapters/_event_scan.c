@@ -589,8 +589,43 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(newlines_doc,
+             "newlines(buffer, start, end, out) -> count\n\n"
+             "Offsets (from start) of the first len(out) newlines in buffer[start:end], written "
+             "to the int64 array out; returns how many were found (if out is empty: counts them "
+             "all). Runs without the GIL.");
+
+static PyObject *newlines(PyObject *self, PyObject *args) {
+    Py_buffer buf = {0}, out = {0};
+    Py_ssize_t start, end;
+    if (!PyArg_ParseTuple(args, "y*nnw*", &buf, &start, &end, &out)) return NULL;
+    if (start < 0 || start > end || end > buf.len) {
+        PyBuffer_Release(&buf);
+        PyBuffer_Release(&out);
+        PyErr_SetString(PyExc_ValueError, "newlines: start..end outside the buffer");
+        return NULL;
+    }
+    Py_ssize_t limit = out.len / (Py_ssize_t)sizeof(int64_t), found = 0;
+    int64_t *positions = (int64_t *)out.buf;
+    const char *base = (const char *)buf.buf;
+    Py_BEGIN_ALLOW_THREADS
+    const char *p = base + start, *stop = base + end;
+    while (p < stop && (limit == 0 || found < limit)) {
+        const char *q = memchr(p, '\n', (size_t)(stop - p));
+        if (q == NULL) break;
+        if (limit) positions[found] = q - (base + start);
+        found++;
+        p = q + 1;
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&buf);
+    PyBuffer_Release(&out);
+    return PyLong_FromSsize_t(found);
+}
+
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS, scan_doc},
+    {"newlines", newlines, METH_VARARGS, newlines_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -4,7 +4,7 @@ Positions are `BYTE:LINE` into the uncompressed stream, so a restart resumes exa
 last line whose effects were committed, and a dead letter names its line.
 
 Reading is the first thing the hot path does, so it avoids copies: the file is read into one
-reusable buffer (`readinto`), lines are found with numpy, and a chunk's records are views into
+reusable buffer (`readinto`), lines are found in C (numpy without it), and a chunk's records are views into
 that buffer, sliced only if someone asks for one (a dead letter). A chunk is therefore valid
 until the next poll. A rewind into the chunk just returned (a replay holding back events the
 clock has not reached) costs no re-read.
@@ -30,6 +30,11 @@ from controller.adapters.event_source import (
     SourceHealth,
 )
 from controller.domain.errors import InputError
+
+try:
+    from controller.adapters import _event_scan
+except ImportError:  # built without a C compiler
+    _event_scan = None  # type: ignore[assignment]
 
 PARTITION = "0"
 MAX_LINE_BYTES = 64 * 1024
@@ -162,7 +167,7 @@ class FileEventSource:
         assert self._handle is not None
         self._eof = False
         buffer = self._buffer
-        lines = buffer.count(b"\n", self._lo, self._hi)
+        lines = _count_newlines(buffer, self._lo, self._hi)
         tail = self._hi - (buffer.rfind(b"\n", self._lo, self._hi) + 1 or self._lo)
         while lines < max_records and tail <= self.max_line_bytes:  # else _take cuts it short
             want = int((max_records - lines) * self._line_size * 1.1) + 1
@@ -176,7 +181,7 @@ class FileEventSource:
             if not got:
                 self._eof = True
                 return
-            found = buffer.count(b"\n", self._hi, self._hi + got)
+            found = _count_newlines(buffer, self._hi, self._hi + got)
             newest = buffer.rfind(b"\n", self._hi, self._hi + got)
             tail = tail + got if newest < 0 else self._hi + got - newest - 1
             lines += found
@@ -208,8 +213,7 @@ class FileEventSource:
         first = buffer.find(b"\n", lo, hi)
         if (first if first >= 0 else hi) - lo > self.max_line_bytes:
             return self._take_oversize(first)
-        region = np.frombuffer(buffer, dtype=np.uint8, count=hi - lo, offset=lo)
-        ends = np.flatnonzero(region == 10)[:max_records]
+        ends = _newline_offsets(buffer, lo, hi, max_records)
         partial = ends.shape[0] == 0 or ends[-1] < hi - lo - 1
         if self._eof and not self.follow and ends.shape[0] < max_records and partial:
             # The file ends without a newline: its last line is complete (a file being
@@ -284,6 +288,28 @@ class FileEventSource:
             label_at=lambda i: f"{path} line {line + i + 1} (byte {int(line_bytes[i])})",
             joined=joined,
         )
+
+
+def _count_newlines(buffer: bytearray, start: int, end: int) -> int:
+    """Newlines in buffer[start:end] (in C without the GIL where built: a reading thread then
+    leaves the core to the thread processing the last batch)."""
+    if _event_scan is None:
+        return buffer.count(b"\n", start, end)
+    return _event_scan.newlines(buffer, start, end, _NO_OFFSETS)
+
+
+def _newline_offsets(buffer: bytearray, start: int, end: int, limit: int) -> npt.NDArray[np.int64]:
+    """Offsets from `start` of the first `limit` newlines in buffer[start:end]."""
+    if limit <= 0:
+        return _NO_OFFSETS
+    if _event_scan is None:
+        region = np.frombuffer(buffer, dtype=np.uint8, count=end - start, offset=start)
+        return np.flatnonzero(region == 10)[:limit].astype(np.int64)
+    out = np.empty(limit, dtype=np.int64)
+    return out[: _event_scan.newlines(buffer, start, end, out)]
+
+
+_NO_OFFSETS = np.zeros(0, dtype=np.int64)
 
 
 def _parse(position: str | None) -> tuple[int, int]:

@@ -33,6 +33,7 @@ from controller.matching.model import (
     Statistics,
     session_statistics,
 )
+from controller.matching.rows import row_max
 
 __all__ = ["UNMATCHED", "SessionClassifier", "SessionMatches"]
 
@@ -86,7 +87,7 @@ class SessionClassifier:
     def classify(self, sessions: SessionSoFar) -> SessionMatches:
         result = self.matcher.score(self.features(sessions))
         matched = result.persona >= 0
-        far = np.abs(result.resource_z).max(axis=1) > self.unusual_z if len(sessions) else matched
+        far = row_max(np.abs(result.resource_z)) > self.unusual_z if len(sessions) else matched
         return SessionMatches(
             np.asarray(result.persona + 1, dtype=np.int64),
             result.probability,

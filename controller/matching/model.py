@@ -51,6 +51,7 @@ from controller.matching.features import (
     SessionFeatures,
     Vocabulary,
 )
+from controller.matching.rows import row_argmax, row_max, row_sum
 
 UNMATCHED = "unmatched"
 LOG_FLOOR = 1e-3
@@ -248,16 +249,16 @@ class PersonaMatcher:
         p = self.parameters()
         ll, logx = self._log_likelihood_fast(p, features)
         joint = ll + p.log_weight[None, :]
-        joint -= joint.max(axis=1, keepdims=True)
+        joint -= row_max(joint)[:, None]
         post = np.exp(joint)
-        post /= post.sum(axis=1, keepdims=True)
-        best = np.argmax(post, axis=1)
+        post /= row_sum(post)[:, None]
+        best = row_argmax(post)
         rows = np.arange(n)
         per_event_mean, per_event_var, fixed_mean, fixed_var = _moments(p)
         events = features.events()
         mean = events * per_event_mean[best] + fixed_mean[best]
         var = np.maximum(events * per_event_var[best] + fixed_var[best], 1e-9)
-        resource_z = (logx - p.res_mu[best]) / p.res_sigma[best]
+        resource_z = (logx - np.take(p.res_mu, best, axis=0)) / np.take(p.res_sigma, best, axis=0)
         outlier = ll[rows, best] + self._unusual_use_forgiven(resource_z) - mean
         outlier /= np.sqrt(var)
         prob = post[rows, best]
@@ -284,7 +285,7 @@ class PersonaMatcher:
         """
         cap = self.settings.outlier_resource_cap
         capped = np.clip(z, -cap, cap)
-        return np.asarray(0.5 * np.sum(z**2 - capped**2, axis=1))
+        return np.asarray(0.5 * row_sum(z**2 - capped**2))
 
     def _log_likelihood_fast(
         self, p: PersonaParameters, features: SessionFeatures

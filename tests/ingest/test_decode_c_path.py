@@ -10,7 +10,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller.adapters import _event_scan
+from controller.adapters import _event_scan, event_file
 from controller.adapters.event_decode import EventDecoder
 from controller.ingest.columns import EventColumns
 
@@ -312,3 +312,17 @@ SAMPLE_TIMES = [
     "0001-01-01T00:00:00Z",
     "2024-02-29T23:59:59.999999Z",
 ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300).map(lambda b: b.replace(b"x", b"\n")), st.data())
+def test_the_file_source_finds_the_same_newlines_in_c_as_a_plain_search(
+    data: bytes, draw: st.DataObject
+) -> None:
+    buffer = bytearray(b"x\n" + data)
+    start = draw.draw(st.integers(0, len(buffer)))
+    end = draw.draw(st.integers(start, len(buffer)))
+    limit = draw.draw(st.integers(0, 50))
+    plain = [i - start for i in range(start, end) if buffer[i] == 10]
+    assert event_file._newline_offsets(buffer, start, end, limit).tolist() == plain[:limit]
+    assert event_file._count_newlines(buffer, start, end) == len(plain)
