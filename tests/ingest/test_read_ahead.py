@@ -47,6 +47,12 @@ def write(path: Path, lines: list[bytes]) -> Path:
     return path
 
 
+def dirty_file(tmp_path: Path) -> tuple[list[bytes], Path]:
+    """The dirty lines, and the event file that holds them."""
+    lines = dirty_lines()
+    return lines, write(tmp_path / "events.ndjson", lines)
+
+
 @contextmanager
 def ingestion_over(root: Path, events: Path) -> Iterator[Ingestion]:
     ingestion = open_ingestion(load_config(project(root, max_batch=BATCH)), f"file://{events}")
@@ -160,8 +166,7 @@ def no_reader_thread() -> bool:
 
 
 def test_reading_ahead_stores_exactly_what_one_batch_at_a_time_stores(tmp_path: Path) -> None:
-    lines = dirty_lines()
-    events = write(tmp_path / "events.ndjson", lines)
+    lines, events = dirty_file(tmp_path)
     expected = one_batch_at_a_time(tmp_path / "steps", events)
 
     with ingestion_over(tmp_path / "ahead", events) as ingestion:
@@ -189,8 +194,7 @@ def test_reading_ahead_keeps_dead_letters_whole_when_the_file_reuses_its_buffer(
     # Small reads: the file source compacts its buffer on nearly every poll, over the bytes
     # of the chunk before (which the batch being processed still holds).
     monkeypatch.setattr(event_file, "_READ_STEP", 512)
-    lines = dirty_lines()
-    events = write(tmp_path / "events.ndjson", lines)
+    _lines, events = dirty_file(tmp_path)
     expected = one_batch_at_a_time(tmp_path / "steps", events)
 
     with ingestion_over(tmp_path / "ahead", events) as ingestion:
@@ -202,8 +206,7 @@ def test_reading_ahead_keeps_dead_letters_whole_when_the_file_reuses_its_buffer(
 
 
 def test_reading_ahead_never_reads_past_max_records(tmp_path: Path) -> None:
-    lines = dirty_lines()
-    events = write(tmp_path / "events.ndjson", lines)
+    lines, events = dirty_file(tmp_path)
 
     with ingestion_over(tmp_path / "ahead", events) as ingestion:
         watched = watch(ingestion)
@@ -224,8 +227,7 @@ def test_reading_ahead_never_reads_past_max_records(tmp_path: Path) -> None:
 def test_a_conflict_with_a_batch_read_ahead_discards_it_and_the_totals_stay_exact(
     tmp_path: Path,
 ) -> None:
-    lines = dirty_lines()
-    events = write(tmp_path / "events.ndjson", lines)
+    _lines, events = dirty_file(tmp_path)
     expected = one_batch_at_a_time(tmp_path / "steps", events)
 
     with ingestion_over(tmp_path / "ahead", events) as ingestion:
@@ -255,8 +257,7 @@ def test_a_conflict_with_a_batch_read_ahead_discards_it_and_the_totals_stay_exac
 def test_another_ingester_moving_the_position_during_a_read_ahead_loses_nothing(
     tmp_path: Path,
 ) -> None:
-    lines = dirty_lines()
-    events = write(tmp_path / "events.ndjson", lines)
+    _lines, events = dirty_file(tmp_path)
     expected = one_batch_at_a_time(tmp_path / "steps", events)
 
     with ingestion_over(tmp_path / "ahead", events) as ingestion:
@@ -285,8 +286,7 @@ def test_another_ingester_moving_the_position_during_a_read_ahead_loses_nothing(
 
 
 def test_a_source_unreachable_during_a_read_ahead_is_retried_as_before(tmp_path: Path) -> None:
-    lines = dirty_lines()
-    events = write(tmp_path / "events.ndjson", lines)
+    _lines, events = dirty_file(tmp_path)
     expected = one_batch_at_a_time(tmp_path / "steps", events)
 
     with ingestion_over(tmp_path / "ahead", events) as ingestion:
@@ -305,8 +305,7 @@ def test_a_source_unreachable_during_a_read_ahead_is_retried_as_before(tmp_path:
 def test_an_unreadable_source_during_a_read_ahead_stops_the_run_with_its_error(
     tmp_path: Path,
 ) -> None:
-    lines = dirty_lines()
-    events = write(tmp_path / "events.ndjson", lines)
+    lines, events = dirty_file(tmp_path)
 
     with ingestion_over(tmp_path / "ahead", events) as ingestion:
         watched = watch(ingestion)
