@@ -33,8 +33,14 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from controller.ingest import segments
 from controller.ingest.columns import BoolArray, IntArray, stable_order
 from controller.ingest.segments import first_of_pairs, running_max, running_or, running_sum
+
+try:
+    from controller.ingest import _segments
+except ImportError:  # built without a C compiler: the numpy version does the work
+    _segments = None  # type: ignore[assignment]
 
 UIntArray = npt.NDArray[np.uint64]
 ObjectArray = npt.NDArray[np.object_]
@@ -275,8 +281,13 @@ def sessionize(
     resources: IntArray | None = None,
     region_codes: IntArray | None = None,
     regions: Sequence[str] = (),
+    compiled: bool = segments.COMPILED,
 ) -> Sessionized:
-    """Apply the rules above to accepted events in arrival order; returns the new state."""
+    """Apply the rules above to accepted events in arrival order; returns the new state.
+
+    Where the C extension is built (`compiled`), one pass in arrival order without the GIL does
+    the per-event work (`_sessionize_compiled`); the numpy code below is the reference it is
+    tested against, and the fallback."""
     n = int(ts_ms.shape[0])
     if resources is None:
         resources = np.zeros((n, 4), dtype=np.int64)
@@ -296,6 +307,19 @@ def sessionize(
             np.zeros(0, dtype=bool),
             nothing,
             state,
+        )
+    if compiled and _segments is not None and _fits_int64(gap_ms) and _fits_int64(bucket_ms, 1):
+        return _sessionize_compiled(
+            ts_ms,
+            key_codes,
+            keys,
+            type_bits,
+            state,
+            int(gap_ms),
+            int(bucket_ms),
+            resources,
+            region_codes,
+            regions,
         )
     # Codes are dense (0..len(keys)-1), so ranking the present ones is a bincount, not a sort.
     present = np.flatnonzero(np.bincount(key_codes, minlength=len(keys)))
@@ -394,6 +418,152 @@ def sessionize(
         closed,
         state._take(replaced_rows),
         new_state,
+    )
+
+
+def _fits_int64(value: object, low: int = -(2**63)) -> bool:
+    return isinstance(value, int | np.integer) and low <= int(value) < 2**63
+
+
+def _sessionize_compiled(
+    ts_ms: IntArray,
+    key_codes: IntArray,
+    keys: Sequence[str],
+    type_bits: IntArray,
+    state: SessionState,
+    gap_ms: int,
+    bucket_ms: int,
+    resources: IntArray,
+    region_codes: IntArray,
+    regions: Sequence[str],
+) -> Sessionized:
+    """`sessionize` with its per-event work in C (`_segments.sessionize`): one pass over the
+    events in arrival order keeping each key's running session, so nothing is sorted. Python
+    does what needs Python objects: key names to state rows, carried region names to codes,
+    and the object arrays of the result."""
+    n, k, r = int(ts_ms.shape[0]), len(keys), len(state)
+    names = np.asarray(keys, dtype=object)
+    if r:
+        rows = np.asarray(pd.Index(state.keys).get_indexer(names), dtype=np.int64)
+    else:
+        rows = np.full(k, -1, dtype=np.int64)
+    # The carried region of every key found in the state, as a code into the batch's table or,
+    # when the table lacks it, len(table) + its index in `extra`; C appends to the table (in
+    # key order) only the extras that a continuing session uses, as the numpy version does.
+    table = list(regions)
+    key_regions = np.full(k, -1, dtype=np.int64)
+    extra: list[str] = []
+    found = np.flatnonzero(rows >= 0)
+    if found.shape[0]:
+        carried = state.region[rows[found]]
+        codes = np.asarray(pd.Index(table).get_indexer(carried), dtype=np.int64)
+        missing = codes < 0
+        if missing.any():
+            more, more_names = pd.factorize(carried[missing])
+            codes[missing] = len(table) + more
+            extra = [str(name) for name in more_names]
+        key_regions[found] = codes
+
+    def i64(a: npt.ArrayLike) -> IntArray:
+        return np.ascontiguousarray(a, dtype=np.int64)
+
+    def u64(a: npt.ArrayLike) -> UIntArray:
+        return np.ascontiguousarray(a, dtype=np.uint64)
+
+    inputs = (
+        i64(ts_ms),
+        i64(key_codes),
+        i64(type_bits),
+        i64(resources),
+        i64(region_codes),
+        rows,
+        key_regions,
+        i64(state.last_ts),
+        u64(state.mask),
+        i64(state.last_bucket),
+        u64(state.counted),
+        i64(state.start_ts),
+        i64(state.events),
+        i64(state.resources),
+    )
+    e = np.empty
+    mask, counted = e(n, dtype=np.uint64), e(n, dtype=np.bool_)
+    events, sums, start, region = (
+        e(n, np.int64),
+        e((n, 4), np.int64),
+        e(n, np.int64),
+        e(n, np.int64),
+    )
+    s_event, s_key, s_end, s_closed = e(n, np.int64), e(n, np.int64), e(n, np.int64), e(n, np.bool_)
+    s_mask, s_events, s_sums = e(n, np.uint64), e(n, np.int64), e((n, 4), np.int64)
+    s_start, s_region = e(n, np.int64), e(n, np.int64)
+    k_key, k_last_ts, k_mask, k_last_bucket = (
+        e(k, np.int64),
+        e(k, np.int64),
+        e(k, np.uint64),
+        e(k, np.int64),
+    )
+    k_history, k_start, k_events = e(k, np.uint64), e(k, np.int64), e(k, np.int64)
+    k_sums, k_region = e((k, 4), np.int64), e(k, np.int64)
+    keep, replaced_rows, extra_order = e(r, np.bool_), e(k, np.int64), e(len(extra), np.int64)
+    outputs = (
+        mask,
+        counted,
+        events,
+        sums,
+        start,
+        region,
+        s_event,
+        s_key,
+        s_end,
+        s_closed,
+        s_mask,
+        s_events,
+        s_sums,
+        s_start,
+        s_region,
+        k_key,
+        k_last_ts,
+        k_mask,
+        k_last_bucket,
+        k_history,
+        k_start,
+        k_events,
+        k_sums,
+        k_region,
+        keep,
+        replaced_rows,
+        extra_order,
+    )
+    assert _segments is not None
+    s, p, n_replaced, n_extra = _segments.sessionize(
+        inputs, outputs, gap_ms, bucket_ms, len(table), len(extra)
+    )
+    if n_extra:
+        table = [*table, *(extra[i] for i in extra_order[:n_extra].tolist())]
+    per_event = SessionSoFar(mask, events, sums, start, region, table)
+    updated = SessionState(
+        names[k_key[:p]],
+        k_last_ts[:p],
+        k_mask[:p],
+        k_last_bucket[:p],
+        k_history[:p],
+        k_start[:p],
+        k_events[:p],
+        k_sums[:p],
+        np.asarray(table, dtype=object)[k_region[:p]],
+    )
+    return Sessionized(
+        mask,
+        counted,
+        per_event,
+        SessionSoFar(s_mask[:s], s_events[:s], s_sums[:s], s_start[:s], s_region[:s], table),
+        s_event[:s],
+        names[s_key[:s]],
+        s_end[:s],
+        s_closed[:s],
+        state._take(replaced_rows[:n_replaced]),
+        SessionState.concat([state._take(keep), updated]),
     )
 
 
