@@ -2,8 +2,9 @@
 
 The fastest path is C (`_event_scan.c`): it turns a clean run of records straight into columns
 without holding the GIL, so another thread can work meanwhile. It accepts an exactly defined
-subset of what msgspec accepts (plain ASCII, the usual timestamp shapes, ...) and hands back any
-chunk with a record outside it. Without a C compiler the extension is not built, and the msgspec
+subset of what msgspec accepts (plain ASCII, the usual timestamp shapes, ...) and hands back the
+records outside it, which the msgspec path decodes (or rejects with a reason); the two are merged
+in record order. Without a C compiler the extension is not built, and the msgspec
 path below does everything.
 
 The msgspec path hands a whole run of records to msgspec's C decoder in one call
@@ -118,9 +119,24 @@ class EventDecoder:
         if lengths is None:
             lengths = np.fromiter(map(len, records), dtype=np.int64, count=n)
         if self.fast and not oversize and n and int(lengths.max()) <= self.max_event_bytes:
-            scanned = _scan(records, joined, lengths, self._types, self._regions)
-            if scanned is not None:
-                return Decoded(scanned)
+            vocabularies = (self._types.generation, self._regions.generation)
+            taken, slow = _scan(records, joined, lengths, self._types, self._regions)
+            if slow.shape[0] == 0:
+                return Decoded(taken)
+            if 2 * slow.shape[0] <= n:  # mostly clean: msgspec decodes only the rest
+                rest = self._decode_msgspec([records[i] for i in slow.tolist()], lengths[slow])
+                if vocabularies == (self._types.generation, self._regions.generation):
+                    return self._merge(taken, rest, slow)
+        return self._decode_msgspec(records, lengths, joined, oversize)
+
+    def _decode_msgspec(
+        self,
+        records: Sequence[bytes],
+        lengths: IntArray,
+        joined: bytes | memoryview | None = None,
+        oversize: Mapping[int, int] | None = None,
+    ) -> Decoded:
+        n = len(records)
         cut_short = oversize or {}
         rejected = [self._oversize(index, full) for index, full in cut_short.items()]
         too_big = lengths > self.max_event_bytes
@@ -152,6 +168,28 @@ class EventDecoder:
             self._regions,
         )
         rejected.sort(key=lambda r: r.record)
+        return Decoded(events, rejected)
+
+    def _merge(self, taken: EventColumns, rest: Decoded, slow: IntArray) -> Decoded:
+        """The C path's events and those msgspec decoded from the records it handed back
+        (`slow`: their indices), in record order, with one table of session keys."""
+        other = rest.events
+        index = {key: i for i, key in enumerate(taken.keys)}
+        remap = np.array([index.setdefault(key, len(index)) for key in other.keys] or [0])
+        records = np.concatenate([taken.records, slow[other.records]])
+        order = np.argsort(records, kind="stable")
+        events = EventColumns(
+            ts_ms=np.concatenate([taken.ts_ms, other.ts_ms])[order],
+            key_codes=np.concatenate([taken.key_codes, remap[other.key_codes]])[order],
+            keys=list(index),
+            type_codes=np.concatenate([taken.type_codes, other.type_codes])[order],
+            types=list(self._types.names),
+            region_codes=np.concatenate([taken.region_codes, other.region_codes])[order],
+            regions=list(self._regions.names),
+            resources=np.concatenate([taken.resources, other.resources])[order],
+            records=records[order],
+        )
+        rejected = [Rejected(int(slow[r.record]), r.kind, r.reason) for r in rest.rejected]
         return Decoded(events, rejected)
 
     def decode_one(self, record: bytes) -> _Event | Rejected:
@@ -310,8 +348,9 @@ def _scan(
     lengths: IntArray,
     types: _Vocabulary,
     regions: _Vocabulary,
-) -> EventColumns | None:
-    """The C path over all `records`; None if any record is outside what it accepts."""
+) -> tuple[EventColumns, IntArray]:
+    """The C path over `records`: the events of the records it accepts, and the indices of
+    those it hands back (outside its subset: for the msgspec path to decode or reject)."""
     assert _event_scan is not None
     n = len(records)
     if isinstance(records, RecordView):
@@ -333,16 +372,15 @@ def _scan(
     slow, sessions, users, type_names, region_names = _event_scan.scan(
         buffer, starts, ends, status, ts_ms, resources, key_codes, type_codes, region_codes
     )
-    if slow:
-        return None
+    handed_back = np.flatnonzero(status == 1) if slow else np.zeros(0, dtype=np.int64)
     events = np.flatnonzero(status == 0)
     if events.shape[0] == 0:
-        return EventColumns.empty()
+        return EventColumns.empty(), handed_back
     if events.shape[0] < n:  # blank lines
         ts_ms, resources, key_codes = ts_ms[events], resources[events], key_codes[events]
         type_codes, region_codes = type_codes[events], region_codes[events]
     region_table = regions.table([*region_names, None])  # -1 (none given) is the last
-    return EventColumns(
+    columns = EventColumns(
         ts_ms=ts_ms,
         key_codes=key_codes,
         keys=[f"s:{s}" for s in sessions] + [f"u:{u}" for u in users],
@@ -353,6 +391,7 @@ def _scan(
         resources=resources,
         records=events.astype(np.int64),
     )
+    return columns, handed_back
 
 
 class _Vocabulary:
@@ -366,6 +405,8 @@ class _Vocabulary:
         self.absent = absent
         self.known: dict[str | None, int] = {}
         self.names: list[str] = []
+        self.generation = 0
+        """counts the fresh starts: codes from different generations do not mix"""
 
     def table(self, values: Sequence[str | None]) -> IntArray:
         """The codes of `values` (each distinct), learning those not yet known."""
@@ -387,6 +428,7 @@ class _Vocabulary:
         values = dict.fromkeys(seen)  # in order of first appearance: codes are deterministic
         if len(self.known) + len(values) > self.LIMIT:
             self.known, self.names = {}, []
+            self.generation += 1
         for value in values:
             if value not in self.known:
                 name = self.absent if value is None else value

@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -84,7 +85,7 @@ def test_a_clean_batch_takes_the_c_path_and_matches_the_reference_exactly() -> N
     ]
 
 
-def test_one_record_outside_the_c_subset_sends_the_chunk_to_msgspec_with_its_dead_letter() -> None:
+def test_a_chunk_mostly_outside_the_c_subset_is_decoded_by_msgspec_whole() -> None:
     records = [event(1), event(2, timestamp="yesterday"), event(3, user_id="Zoë")]
     assert scan(records) == [OK, SLOW, SLOW]
     fast, reference = C_PATH.decode(records), REFERENCE.decode(records)
@@ -93,6 +94,31 @@ def test_one_record_outside_the_c_subset_sends_the_chunk_to_msgspec_with_its_dea
         (r.record, r.kind, r.reason) for r in reference.rejected
     ]
     assert [r.record for r in fast.rejected] == [1]
+
+
+def test_a_mostly_clean_chunk_sends_only_its_odd_records_to_msgspec(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    records = [event(i) for i in range(30)]
+    records[3] = event(3, timestamp="yesterday")  # a dead letter
+    records[9] = event(9, user_id="Zoë")  # valid, but not plain ASCII
+    records[20] = b'{"event_type":[01]}'  # not even JSON
+    decoder = EventDecoder(max_event_bytes=4096)
+    sizes: list[int] = []
+    msgspec_path = decoder._decode_msgspec
+
+    def watched(chunk: list[bytes], *args: object) -> object:
+        sizes.append(len(chunk))
+        return msgspec_path(chunk, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(decoder, "_decode_msgspec", watched)
+    fast, reference = decoder.decode(records), REFERENCE.decode(records)
+    assert sizes == [3]
+    assert rows(fast.events) == rows(reference.events)
+    assert [(r.record, r.kind, r.reason) for r in fast.rejected] == [
+        (r.record, r.kind, r.reason) for r in reference.rejected
+    ]
+    assert [r.record for r in fast.rejected] == [3, 20]
 
 
 def test_codes_stay_consistent_when_batches_alternate_between_the_paths() -> None:
