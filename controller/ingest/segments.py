@@ -1,8 +1,8 @@
-"""Running scans over contiguous segments of sorted rows: the sessionizer's inner loops.
+"""Running scans over contiguous segments of sorted rows: the numpy sessionizer's inner loops.
 
-`starts[i]` is True where a segment begins (row 0 always begins one). Each scan has a numpy
-version (several passes each) and, where the C extension `_segments` was built, a one-pass C
-version that runs without the GIL; the tests hold the two to the same answers.
+`starts[i]` is True where a segment begins (row 0 always begins one). Where the C extension
+`_segments` was built, `sessions.sessionize` does its whole per-event pass in C instead
+(`COMPILED`); these scans serve the numpy version, which is that pass's reference and fallback.
 """
 
 from __future__ import annotations
@@ -23,32 +23,19 @@ UIntArray = npt.NDArray[np.uint64]
 COMPILED = _segments is not None
 
 
-def running_max(values: IntArray, starts: BoolArray, compiled: bool = COMPILED) -> IntArray:
+def running_max(values: IntArray, starts: BoolArray) -> IntArray:
     """Per row: the largest value of its segment so far."""
-    values = np.ascontiguousarray(values, dtype=np.int64)
-    if compiled and _segments is not None:
-        out = np.empty_like(values)
-        _segments.running_max(values, _flags(starts), out)
-        return out
     groups = np.cumsum(starts) - 1
     peaks: IntArray = pd.Series(values).groupby(groups, sort=False).cummax().to_numpy(np.int64)
     return peaks
 
 
-def running_or(
-    bits: IntArray, starts: BoolArray, initial: UIntArray, compiled: bool = COMPILED
-) -> UIntArray:
+def running_or(bits: IntArray, starts: BoolArray, initial: UIntArray) -> UIntArray:
     """Per row: `initial` of its segment with bit `bits[j]` set for every row j of the
     segment so far (bits in 0..63)."""
-    bits = np.ascontiguousarray(bits, dtype=np.int64)
-    initial = np.ascontiguousarray(initial, dtype=np.uint64)
-    if compiled and _segments is not None:
-        out = np.empty(bits.shape[0], dtype=np.uint64)
-        _segments.running_or(bits, _flags(starts), initial, out)
-        return out
     seg = np.cumsum(starts) - 1
     first = np.flatnonzero(starts)
-    masks: UIntArray = initial[seg]
+    masks: UIntArray = np.asarray(initial, dtype=np.uint64)[seg]
     for bit in np.unique(bits):
         has = (bits == bit).astype(np.int64)
         seen = np.cumsum(has)
@@ -58,13 +45,8 @@ def running_or(
     return masks
 
 
-def running_sum(values: IntArray, starts: BoolArray, compiled: bool = COMPILED) -> IntArray:
+def running_sum(values: IntArray, starts: BoolArray) -> IntArray:
     """Per row of the (n, k) `values`: the column sums of its segment so far."""
-    values = np.ascontiguousarray(values, dtype=np.int64)
-    if compiled and _segments is not None:
-        out = np.empty_like(values)
-        _segments.running_sum(values, _flags(starts), values.shape[1], out)
-        return out
     first = np.flatnonzero(starts)
     seg = np.cumsum(starts) - 1
     total = np.cumsum(values, axis=0)
@@ -72,19 +54,9 @@ def running_sum(values: IntArray, starts: BoolArray, compiled: bool = COMPILED) 
     return np.asarray(total - before[seg], dtype=np.int64)
 
 
-def first_of_pairs(a: IntArray, b: IntArray, compiled: bool = COMPILED) -> BoolArray:
+def first_of_pairs(a: IntArray, b: IntArray) -> BoolArray:
     """Per row: True if the pair (a, b) occurs here for the first time."""
-    a = np.ascontiguousarray(a, dtype=np.int64)
-    b = np.ascontiguousarray(b, dtype=np.int64)
-    if compiled and _segments is not None:
-        out = np.empty(a.shape[0], dtype=np.uint8)
-        _segments.first_of_pairs(a, b, out)
-        return out.view(np.bool_)
     if a.shape[0] == 0:
         return np.zeros(0, dtype=bool)
     low, span = int(b.min()), int(b.max()) - int(b.min()) + 1
     return ~np.asarray(pd.Index(a * span + (b - low)).duplicated(keep="first"), dtype=bool)
-
-
-def _flags(starts: BoolArray) -> npt.NDArray[np.uint8]:
-    return np.ascontiguousarray(starts, dtype=np.bool_).view(np.uint8)
