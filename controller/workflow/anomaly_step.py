@@ -208,14 +208,18 @@ def confirmed_by_season(
     return kept_if_confirmed(demand, season_bursts(counts, settings), counts, settings.sustained)
 
 
-def season_bursts(counts: Series, settings: AnomaliesConfig) -> npt.NDArray[np.bool_]:
+def season_bursts(
+    counts: Series, settings: AnomaliesConfig, day_type: npt.NDArray[np.int64] | None = None
+) -> npt.NDArray[np.bool_]:
     """Per bucket of `counts`: whether the seasonal second opinion sees a burst there (the
-    configured thresholds, with `guard_excess_factor` for the count floor's factor)."""
+    configured thresholds, with `guard_excess_factor` for the count floor's factor; `day_type`
+    as in `detect.seasonal_burst`, for counts starting at a day boundary)."""
     bucket = counts.step
     thresholds = replace(
         thresholds_for(settings, bucket), excess_factor=settings.guard_excess_factor
     )
-    return seasonal_burst(counts.values, int(timedelta(days=1) / bucket), thresholds)
+    day = int(timedelta(days=1) / bucket)
+    return seasonal_burst(counts.values, day, thresholds, day_type=day_type)
 
 
 def kept_if_confirmed(
