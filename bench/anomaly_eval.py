@@ -577,7 +577,8 @@ def daemon_rule(
        mean recall (ties: higher July mean precision, then the larger factors).
     Outcome (docs/anomalies.md, "The daemon's own rule"): rule 1 picks 1.2 and its clause
     would make it the default; it was not made the default (a departure from the clause,
-    taken after August was seen and stated there), so `guard_excess_factor` stays 2.0."""
+    taken after August was seen and stated there), so `guard_excess_factor` stays unset (the
+    band's 2.0)."""
     began = time.perf_counter()
     july = spans["July (chosen on)"]
     jobs: list[tuple[str, int | None]] = [("July (chosen on)", None)]

@@ -202,7 +202,7 @@ def confirmed_by_season(
     """The findings of `demand` that are not above the band, and those above it that
     `detect.seasonal_burst` confirms on `counts` (events per bucket, starting SEASONAL_HISTORY
     before them) within `sustained` of their span, at the guard's own count floor
-    (`guard_excess_factor`). Measured on the NASA trace (bench/anomaly_eval.py,
+    (`guard_excess_factor`, by default `excess_factor`). Measured on the NASA trace (bench/anomaly_eval.py,
     `daemon_rule`): the forecast band alone flags the trace's night and weekend surges about
     as often as the injected bursts."""
     return kept_if_confirmed(demand, season_bursts(counts, settings), counts, settings.sustained)
@@ -212,12 +212,13 @@ def season_bursts(
     counts: Series, settings: AnomaliesConfig, day_type: npt.NDArray[np.int64] | None = None
 ) -> npt.NDArray[np.bool_]:
     """Per bucket of `counts`: whether the seasonal second opinion sees a burst there (the
-    configured thresholds, with `guard_excess_factor` for the count floor's factor; `day_type`
+    configured thresholds, with `guard_excess_factor`, if set, for the count floor's factor;
+    `day_type`
     as in `detect.seasonal_burst`, for counts starting at a day boundary)."""
     bucket = counts.step
-    thresholds = replace(
-        thresholds_for(settings, bucket), excess_factor=settings.guard_excess_factor
-    )
+    thresholds = thresholds_for(settings, bucket)
+    if settings.guard_excess_factor is not None:
+        thresholds = replace(thresholds, excess_factor=settings.guard_excess_factor)
     day = int(timedelta(days=1) / bucket)
     return seasonal_burst(counts.values, day, thresholds, day_type=day_type)
 
