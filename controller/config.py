@@ -500,6 +500,14 @@ class AnomaliesConfig(_Section):
         description="demand above the forecast band is an anomaly only if it is also a burst "
         "against the same time of day on the last 7 days (docs/anomalies.md)",
     )
+    guard_excess_factor: Annotated[float, Field(ge=1)] | None = Field(
+        default=None,
+        description="the seasonal second opinion's own excess factor (default: `excess_factor`): "
+        "demand above the forecast band is confirmed when the last `sustained` period's median "
+        "is above the same time of day on the last 7 days and above this times the last hour's "
+        "level (plus `poisson_sigmas`); looser values measured on the NASA trace in "
+        "docs/anomalies.md",
+    )
     poisson_sigmas: Annotated[float, Field(ge=0)] = Field(
         default=3.0,
         description="demand above the forecast must also exceed it by this many Poisson "

@@ -387,7 +387,9 @@ def burst_interval(
     return expected, expected / factor, np.fmax(level_hi, seasonal_hi)
 
 
-def seasonal_burst(values: FloatArray, period: int, thresholds: Thresholds) -> BoolArray:
+def seasonal_burst(
+    values: FloatArray, period: int, thresholds: Thresholds, day_type: IntArray | None = None
+) -> BoolArray:
     """Per step of a per-bucket count with a daily shape (`period` steps a day): whether a burst
     shows there by the forecast-free `burst` rule (bench/anomaly_eval.py): the trailing
     `sustained_steps` median above the seasonal band of that median (the same time on the last 7
@@ -395,9 +397,10 @@ def seasonal_burst(values: FloatArray, period: int, thresholds: Thresholds) -> B
     daily shape (`burst_band`). The cycle uses it as a second opinion on demand above the
     forecast band: the forecaster one step ahead is a model, the seasonal band is what this
     time of day has looked like. Where no earlier day exists (NaN band), True: without history
-    the guard holds nothing back."""
+    the guard holds nothing back. With `day_type` (one entry per `period`-step day from step 0),
+    the seasonal band is brought to the day type's volume (`burst_band(day_type=)`)."""
     window = max(1, thresholds.sustained_steps)
-    expected, _, hi = burst_band(values, period, window)
+    expected, _, hi = burst_band(values, period, window, day_type=day_type)
     floor = count_floor(expected, window, thresholds.excess_factor, thresholds.poisson_sigmas)
     median = rolling_median(values, window)
     with np.errstate(invalid="ignore"):

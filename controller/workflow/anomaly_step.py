@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import numpy as np
+import numpy.typing as npt
 
 from controller.adapters.storage.anomaly_store import AnomalyStore
 from controller.adapters.storage.forecast_store import ForecastStore
@@ -200,14 +201,35 @@ def confirmed_by_season(
 ) -> list[Finding]:
     """The findings of `demand` that are not above the band, and those above it that
     `detect.seasonal_burst` confirms on `counts` (events per bucket, starting SEASONAL_HISTORY
-    before them) within `sustained` of their span. Measured on the NASA trace
-    (bench/anomaly_eval.py, `daemon_rule`): the forecast band alone flags the trace's night
-    and weekend surges about as often as the injected bursts."""
+    before them) within `sustained` of their span, at the guard's own count floor
+    (`guard_excess_factor`, by default `excess_factor`). Measured on the NASA trace (bench/anomaly_eval.py,
+    `daemon_rule`): the forecast band alone flags the trace's night and weekend surges about
+    as often as the injected bursts."""
+    return kept_if_confirmed(demand, season_bursts(counts, settings), counts, settings.sustained)
+
+
+def season_bursts(
+    counts: Series, settings: AnomaliesConfig, day_type: npt.NDArray[np.int64] | None = None
+) -> npt.NDArray[np.bool_]:
+    """Per bucket of `counts`: whether the seasonal second opinion sees a burst there (the
+    configured thresholds, with `guard_excess_factor`, if set, for the count floor's factor;
+    `day_type`
+    as in `detect.seasonal_burst`, for counts starting at a day boundary)."""
     bucket = counts.step
-    pad = max(settings.sustained, bucket)
-    burst = seasonal_burst(
-        counts.values, int(timedelta(days=1) / bucket), thresholds_for(settings, bucket)
-    )
+    thresholds = thresholds_for(settings, bucket)
+    if settings.guard_excess_factor is not None:
+        thresholds = replace(thresholds, excess_factor=settings.guard_excess_factor)
+    day = int(timedelta(days=1) / bucket)
+    return seasonal_burst(counts.values, day, thresholds, day_type=day_type)
+
+
+def kept_if_confirmed(
+    demand: list[Finding], burst: npt.NDArray[np.bool_], counts: Series, pad: timedelta
+) -> list[Finding]:
+    """`demand` less the findings above the band with no burst in `burst` (per bucket of
+    `counts`) within `pad` (at least a bucket) of their span."""
+    bucket = counts.step
+    pad = max(pad, bucket)
 
     def confirmed(finding: Finding) -> bool:
         first = max(0, int((finding.start - pad - counts.start) / bucket))

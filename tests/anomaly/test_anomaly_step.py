@@ -373,3 +373,24 @@ def test_the_seasonal_second_opinion_keeps_a_burst_drops_a_usual_peak_and_keeps_
     )
     kept = confirmed_by_season([burst, peak, fall], series, AnomaliesConfig())
     assert kept == [burst, fall]
+
+
+def test_the_seasonal_second_opinion_has_its_own_excess_factor() -> None:
+    """A 1.7x surge at 04:00 on the last of eight days: the second opinion at the default
+    (the forecast band's `excess_factor`, 2) holds it back; with `guard_excess_factor` 1.2 it
+    is confirmed, whatever the band's own factor."""
+    minutes = np.arange(8 * 1440)
+    rate = 40 * (0.4 + 0.6 * np.exp(-(((((minutes % 1440) / 60) - 14) / 4) ** 2)))
+    counts = np.random.default_rng(12).poisson(rate).astype(np.float64)
+    day = 7 * 1440
+    counts[day + 4 * 60 : day + 4 * 60 + 20] *= 1.7
+    series = Series("shop", T0, timedelta(minutes=1), counts)
+    start = T0 + timedelta(minutes=day + 4 * 60 + 5)
+    surge = Finding(
+        "demand_outside_forecast", "shop", start, start + STEP * 2, 1.5, {"direction": "above"}
+    )
+    assert confirmed_by_season([surge], series, AnomaliesConfig()) == []
+    assert confirmed_by_season([surge], series, AnomaliesConfig(excess_factor=1.2)) == [surge]
+    looser = AnomaliesConfig(guard_excess_factor=1.2)
+    assert confirmed_by_season([surge], series, looser) == [surge]
+    assert confirmed_by_season([surge], series, looser.model_copy(update={"excess_factor": 5.0}))

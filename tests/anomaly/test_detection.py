@@ -275,3 +275,15 @@ def test_without_earlier_days_the_seasonal_second_opinion_holds_nothing_back() -
     # the seasonal band looks 7 minutes either side of the same time a day earlier: the first
     # day's last minutes already have some
     assert flags[: 1440 - 8].all()
+
+
+def test_with_day_types_the_second_opinion_confirms_a_weekend_burst() -> None:
+    """`seasonal_burst(day_type=)`: the second opinion brought to the weekend's volume, as
+    `burst_band(day_type=)` does for the bench's `daytype` rule."""
+    for seed in (10, 11, 12):
+        series, types = _weekly_counts(14, seed=seed)
+        burst = 12 * 1440 + 14 * 60  # the second Saturday, 14:00
+        series[burst : burst + 10] *= 3
+        inside = slice(burst, burst + 15)
+        assert not seasonal_burst(series, 1440, BURST)[inside].any(), seed
+        assert seasonal_burst(series, 1440, BURST, day_type=types)[inside].any(), seed
