@@ -65,6 +65,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -87,6 +88,7 @@ from controller.anomaly.detect import (  # noqa: E402
     traffic_vanished,
     trailing_median,
     unmatched_spike,
+    weekend_days,
 )
 from controller.anomaly.records import Finding  # noqa: E402
 from controller.config import AnomaliesConfig  # noqa: E402
@@ -106,6 +108,7 @@ DATA = ROOT / "bench" / "data" / "nasa-http-1995-per-minute.csv.gz"
 DAY = 1440
 FIVE_MINUTES = timedelta(minutes=5)
 MINUTE = timedelta(minutes=1)
+NASA_ZONE = ZoneInfo("America/New_York")  # the trace's -04:00 (EDT) in July and August
 THRESHOLDS = Thresholds()
 Rule = Literal["seasonal", "level", "burst5", "burst", "daytype"]
 BURST5_MEDIAN = 5
@@ -711,7 +714,10 @@ def _daemon_pass(
         made.append(forecaster(Series("nasa", when, FIVE_MINUTES, history), horizon))
     band = band_in_force(made, start, FIVE_MINUTES, steps, lead=lead)
     counts = Series("nasa", start, MINUTE, series)
-    types = {"burst": None, "daytype": day_types(times, series.shape[0])}
+    # the daemon's own day types (`guard_day_types`, `local_timezone`): NASA's -04:00 in summer
+    lead_steps, weekends = weekend_days(start, MINUTE, series.shape[0], NASA_ZONE)
+    assert lead_steps == 0 and np.array_equal(weekends, day_types(times, series.shape[0]))
+    types = {"burst": None, "daytype": weekends}
     masks = {
         (guard, g): season_bursts(
             counts, defaults.model_copy(update={"guard_excess_factor": g}), types[guard]

@@ -12,6 +12,7 @@ import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -508,6 +509,18 @@ class AnomaliesConfig(_Section):
         "level (plus `poisson_sigmas`); looser values measured on the NASA trace in "
         "docs/anomalies.md",
     )
+    guard_day_types: bool = Field(
+        default=False,
+        description="the seasonal second opinion compares weekends with weekends: its band, "
+        "pooled over the last 7 days, is brought down to the volume of the day's type "
+        "(Saturday and Sunday against weekdays, in `local_timezone`) where that is lower; "
+        "measured on the NASA trace in docs/anomalies.md",
+    )
+    local_timezone: str = Field(
+        default="UTC",
+        description="IANA time zone of the traffic's days (where its midnights and weekends "
+        "fall), e.g. America/New_York; used by `guard_day_types`",
+    )
     poisson_sigmas: Annotated[float, Field(ge=0)] = Field(
         default=3.0,
         description="demand above the forecast must also exceed it by this many Poisson "
@@ -524,6 +537,17 @@ class AnomaliesConfig(_Section):
     policies: dict[AnomalyKindName, AnomalyPolicyConfig] = Field(default_factory=dict)
     webhook_url: str | None = Field(default=None, description="POST alerts here (http/https)")
     sns_topic_arn: str | None = Field(default=None, description="publish alerts to this topic")
+
+    @field_validator("local_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"not a known IANA time zone: {value!r} (e.g. UTC, America/New_York)"
+            ) from None
+        return value
 
     @field_validator("webhook_url")
     @classmethod

@@ -8,10 +8,11 @@ than extend it.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 import numpy as np
 import numpy.typing as npt
@@ -439,6 +440,23 @@ def day_type_ratio(
         if same.size and pooled.size and np.median(pooled) > 0:
             ratio[d] = float(np.median(same) / np.median(pooled))
     return np.asarray(np.repeat(ratio, period)[:n], dtype=np.float64)
+
+
+def weekend_days(
+    start: datetime, step: timedelta, steps: int, zone: tzinfo
+) -> tuple[int, IntArray]:
+    """Day types for `day_type_ratio` over a series of `steps` steps from `start`: how many
+    steps to put before it so it starts at a midnight of `zone` (or up to a step before), and
+    per day from there, 1 for Saturday and Sunday in `zone`, 0 for other days. Days are 24-hour
+    blocks: across a daylight-saving change they drift from local midnight by an hour."""
+    midnight = start.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    lead = math.ceil((start.astimezone(UTC) - midnight.astimezone(UTC)) / step)
+    first = start - lead * step
+    per_day = max(1, int(timedelta(days=1) / step))
+    days = -(-(steps + lead) // per_day)
+    noons = (first + timedelta(days=d, hours=12) for d in range(days))
+    types = [noon.astimezone(zone).weekday() >= 5 for noon in noons]
+    return lead, np.array(types, dtype=np.int64)
 
 
 def burst_band(

@@ -12,6 +12,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +30,7 @@ from controller.anomaly.detect import (
     trailing_median,
     unmatched_spike,
     unusual_session_rate,
+    weekend_days,
 )
 from controller.anomaly.mitigation import (
     AllocationOverride,
@@ -47,6 +49,7 @@ from controller.workflow.wiring import Controller
 LOOKBACK = timedelta(hours=2)
 """how much recent data each cycle re-reads (findings already reported are not reopened)"""
 SEASONAL_HISTORY = timedelta(days=7)
+DAY = timedelta(days=1)
 """per-bucket history the seasonal second opinion compares the same time of day with"""
 RATE_BASELINE = timedelta(hours=2)
 """unmatched (and unusual) sessions per minute are compared with their median over this"""
@@ -192,7 +195,9 @@ def seasonal_second_opinion(
         return demand
     bucket = config.events.bucket
     pad = max(config.anomalies.sustained, bucket)
-    counts = metrics.events_per_bucket(key, start - SEASONAL_HISTORY - pad, origin, bucket)
+    # day types: a day more, so the first of the 7 days compared is whole from its midnight
+    history = SEASONAL_HISTORY + (DAY if config.anomalies.guard_day_types else timedelta(0))
+    counts = metrics.events_per_bucket(key, start - history - pad, origin, bucket)
     return confirmed_by_season(demand, counts, config.anomalies)
 
 
@@ -204,8 +209,22 @@ def confirmed_by_season(
     before them) within `sustained` of their span, at the guard's own count floor
     (`guard_excess_factor`, by default `excess_factor`). Measured on the NASA trace (bench/anomaly_eval.py,
     `daemon_rule`): the forecast band alone flags the trace's night and weekend surges about
-    as often as the injected bursts."""
-    return kept_if_confirmed(demand, season_bursts(counts, settings), counts, settings.sustained)
+    as often as the injected bursts. With `guard_day_types`, a weekend is judged against the
+    weekends' volume (`detect.weekend_days` in `local_timezone`, `detect.day_type_ratio`)."""
+    if not settings.guard_day_types:
+        burst = season_bursts(counts, settings)
+    else:
+        lead, day_type = weekend_days(
+            counts.start, counts.step, counts.values.shape[0], ZoneInfo(settings.local_timezone)
+        )
+        from_midnight = Series(
+            counts.series_id,
+            counts.start - lead * counts.step,
+            counts.step,
+            np.concatenate([np.full(lead, np.nan), counts.values]),
+        )
+        burst = season_bursts(from_midnight, settings, day_type)[lead:]
+    return kept_if_confirmed(demand, burst, counts, settings.sustained)
 
 
 def season_bursts(

@@ -394,3 +394,29 @@ def test_the_seasonal_second_opinion_has_its_own_excess_factor() -> None:
     looser = AnomaliesConfig(guard_excess_factor=1.2)
     assert confirmed_by_season([surge], series, looser) == [surge]
     assert confirmed_by_season([surge], series, looser.model_copy(update={"excess_factor": 5.0}))
+
+
+def test_with_day_types_the_second_opinion_confirms_a_weekend_burst_in_the_traffics_time_zone() -> (
+    None
+):
+    """Traffic whose weekends (in New York) are at 0.3 of its weekdays: a 3x burst on the second
+    Saturday stays under the band pooled over the last 7 days (5 of them weekdays), so the
+    second opinion drops it; brought to the weekends' volume (`guard_day_types`), it confirms
+    it. The stored counts do not begin at a midnight."""
+    monday = datetime(2026, 4, 6, 4, tzinfo=UTC)  # 00:00 in New York (EDT)
+    minutes = np.arange(14 * 1440)
+    weekend = (minutes // 1440) % 7 >= 5
+    rate = 100 * (0.4 + 0.6 * np.exp(-(((((minutes % 1440) / 60) - 14) / 4) ** 2)))
+    counts = np.random.default_rng(13).poisson(rate * np.where(weekend, 0.3, 1.0))
+    burst = 12 * 1440 + 14 * 60  # the second Saturday, 14:00 in New York
+    counts = counts.astype(np.float64)
+    counts[burst : burst + 10] *= 3
+    late = 137
+    series = Series("shop", monday + timedelta(minutes=late), timedelta(minutes=1), counts[late:])
+    at = monday + timedelta(minutes=burst + 5)
+    finding = Finding(
+        "demand_outside_forecast", "shop", at, at + STEP * 2, 3.0, {"direction": "above"}
+    )
+    weekends = AnomaliesConfig(guard_day_types=True, local_timezone="America/New_York")
+    assert confirmed_by_season([finding], series, AnomaliesConfig()) == []
+    assert confirmed_by_season([finding], series, weekends) == [finding]

@@ -42,6 +42,7 @@ def test_policies_and_channels_are_read(tmp_path: Path) -> None:
         ("anomalies:\n  sustained: soon\n", "anomalies.sustained"),
         ("anomalies:\n  webhook_url: ftp://x\n", "anomalies.webhook_url"),
         ("anomalies:\n  sns_topic_arn: fleet-alerts\n", "anomalies.sns_topic_arn"),
+        ("anomalies:\n  local_timezone: Mars/Olympus\n", "anomalies.local_timezone"),
         ("anomalies:\n  policies:\n    meteor_strike: {}\n", "anomalies.policies.meteor_strike"),
         (
             "anomalies:\n  policies:\n    unmatched_spike: {actions: [panic]}\n",
@@ -52,3 +53,8 @@ def test_policies_and_channels_are_read(tmp_path: Path) -> None:
 def test_bad_values_are_errors_naming_the_key(tmp_path: Path, text: str, key: str) -> None:
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         load_config(_write(tmp_path, text))
+
+
+def test_an_unknown_time_zone_is_named_with_its_value(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"'Mars/Olympus'.*America/New_York"):
+        load_config(_write(tmp_path, "anomalies:\n  local_timezone: Mars/Olympus\n"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -21,6 +22,7 @@ from controller.anomaly.detect import (
     unmatched_spike,
     unusual_resources,
     unusual_sessions,
+    weekend_days,
 )
 from controller.anomaly.records import Finding, track
 
@@ -287,3 +289,13 @@ def test_with_day_types_the_second_opinion_confirms_a_weekend_burst() -> None:
         inside = slice(burst, burst + 15)
         assert not seasonal_burst(series, 1440, BURST)[inside].any(), seed
         assert seasonal_burst(series, 1440, BURST, day_type=types)[inside].any(), seed
+
+
+def test_weekend_days_start_at_a_midnight_of_the_zone_and_follow_its_calendar() -> None:
+    friday = datetime(2026, 3, 6, 3, 30, tzinfo=UTC)  # Thursday 22:30 in New York (EST)
+    lead, types = weekend_days(friday, timedelta(minutes=1), 4 * 1440, ZoneInfo("America/New_York"))
+    assert friday - lead * timedelta(minutes=1) == datetime(2026, 3, 5, 5, tzinfo=UTC)
+    # Thursday, Friday, Saturday, Sunday (clocks go forward that night), Monday
+    assert types.tolist() == [0, 0, 1, 1, 0]
+    lead, types = weekend_days(friday, timedelta(minutes=1), 4 * 1440, UTC)
+    assert (lead, types.tolist()) == (210, [0, 1, 1, 0, 0])  # Friday to Tuesday
