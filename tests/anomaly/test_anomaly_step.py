@@ -348,28 +348,15 @@ def test_the_seasonal_second_opinion_keeps_a_burst_drops_a_usual_peak_and_keeps_
     """Eight days of per-minute counts with a daily peak at 14:00 and a 3x burst at 04:00 on
     the last day. Three findings from the forecast band: above at the burst (kept), above at
     the usual peak a forecast underestimated (dropped), below in the evening (not its business)."""
-    minutes = np.arange(8 * 1440)
-    rate = 40 * (0.4 + 0.6 * np.exp(-(((((minutes % 1440) / 60) - 14) / 4) ** 2)))
-    counts = np.random.default_rng(11).poisson(rate).astype(np.float64)
+    counts = _daily_counts(8, seed=11)
     day = 7 * 1440
     counts[day + 4 * 60 : day + 4 * 60 + 15] *= 3
     series = Series("shop", T0, timedelta(minutes=1), counts)
 
-    def finding(minute: int, direction: str) -> Finding:
-        start = T0 + timedelta(minutes=minute)
-        return Finding(
-            "demand_outside_forecast",
-            "shop",
-            start,
-            start + STEP * 2,
-            1.5,
-            {"direction": direction},
-        )
-
     burst, peak, fall = (
-        finding(day + 4 * 60 + 5, "above"),
-        finding(day + 14 * 60, "above"),
-        (finding(day + 20 * 60, "below")),
+        _found(T0 + timedelta(minutes=day + 4 * 60 + 5)),
+        _found(T0 + timedelta(minutes=day + 14 * 60)),
+        _found(T0 + timedelta(minutes=day + 20 * 60), "below"),
     )
     kept = confirmed_by_season([burst, peak, fall], series, AnomaliesConfig())
     assert kept == [burst, fall]
@@ -379,16 +366,11 @@ def test_the_seasonal_second_opinion_has_its_own_excess_factor() -> None:
     """A 1.7x surge at 04:00 on the last of eight days: the second opinion at the default
     (the forecast band's `excess_factor`, 2) holds it back; with `guard_excess_factor` 1.2 it
     is confirmed, whatever the band's own factor."""
-    minutes = np.arange(8 * 1440)
-    rate = 40 * (0.4 + 0.6 * np.exp(-(((((minutes % 1440) / 60) - 14) / 4) ** 2)))
-    counts = np.random.default_rng(12).poisson(rate).astype(np.float64)
+    counts = _daily_counts(8, seed=12)
     day = 7 * 1440
     counts[day + 4 * 60 : day + 4 * 60 + 20] *= 1.7
     series = Series("shop", T0, timedelta(minutes=1), counts)
-    start = T0 + timedelta(minutes=day + 4 * 60 + 5)
-    surge = Finding(
-        "demand_outside_forecast", "shop", start, start + STEP * 2, 1.5, {"direction": "above"}
-    )
+    surge = _found(T0 + timedelta(minutes=day + 4 * 60 + 5))
     assert confirmed_by_season([surge], series, AnomaliesConfig()) == []
     assert confirmed_by_season([surge], series, AnomaliesConfig(excess_factor=1.2)) == [surge]
     looser = AnomaliesConfig(guard_excess_factor=1.2)
@@ -396,27 +378,36 @@ def test_the_seasonal_second_opinion_has_its_own_excess_factor() -> None:
     assert confirmed_by_season([surge], series, looser.model_copy(update={"excess_factor": 5.0}))
 
 
-def test_with_day_types_the_second_opinion_confirms_a_weekend_burst_in_the_traffics_time_zone() -> (
-    None
-):
+def test_with_day_types_the_second_opinion_confirms_a_weekend_burst_in_local_time() -> None:
     """Traffic whose weekends (in New York) are at 0.3 of its weekdays: a 3x burst on the second
     Saturday stays under the band pooled over the last 7 days (5 of them weekdays), so the
     second opinion drops it; brought to the weekends' volume (`guard_day_types`), it confirms
     it. The stored counts do not begin at a midnight."""
     monday = datetime(2026, 4, 6, 4, tzinfo=UTC)  # 00:00 in New York (EDT)
-    minutes = np.arange(14 * 1440)
-    weekend = (minutes // 1440) % 7 >= 5
-    rate = 100 * (0.4 + 0.6 * np.exp(-(((((minutes % 1440) / 60) - 14) / 4) ** 2)))
-    counts = np.random.default_rng(13).poisson(rate * np.where(weekend, 0.3, 1.0))
+    counts = _daily_counts(14, seed=13, base=100, weekend_share=0.3)
     burst = 12 * 1440 + 14 * 60  # the second Saturday, 14:00 in New York
-    counts = counts.astype(np.float64)
     counts[burst : burst + 10] *= 3
     late = 137
     series = Series("shop", monday + timedelta(minutes=late), timedelta(minutes=1), counts[late:])
-    at = monday + timedelta(minutes=burst + 5)
-    finding = Finding(
-        "demand_outside_forecast", "shop", at, at + STEP * 2, 3.0, {"direction": "above"}
-    )
+    finding = _found(monday + timedelta(minutes=burst + 5))
     weekends = AnomaliesConfig(guard_day_types=True, local_timezone="America/New_York")
     assert confirmed_by_season([finding], series, AnomaliesConfig()) == []
     assert confirmed_by_season([finding], series, weekends) == [finding]
+
+
+def _daily_counts(
+    days: int, seed: int, base: float = 40.0, weekend_share: float = 1.0
+) -> np.ndarray:
+    """Per-minute counts from a midnight: a daily peak at 14:00 of `base` a minute, and days 5
+    and 6 of each week (a weekend, for a series starting on a Monday) at `weekend_share`."""
+    minutes = np.arange(days * 1440)
+    rate = base * (0.4 + 0.6 * np.exp(-(((((minutes % 1440) / 60) - 14) / 4) ** 2)))
+    share = np.where((minutes // 1440) % 7 >= 5, weekend_share, 1.0)
+    return np.random.default_rng(seed).poisson(rate * share).astype(np.float64)
+
+
+def _found(start: datetime, direction: str = "above") -> Finding:
+    """A finding of the forecast band, two steps long."""
+    return Finding(
+        "demand_outside_forecast", "shop", start, start + STEP * 2, 1.5, {"direction": direction}
+    )
