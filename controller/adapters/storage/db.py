@@ -22,6 +22,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 metadata = MetaData()
 
@@ -215,8 +216,26 @@ def connect(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(postgres_driver_url(url), pool_pre_ping=True)
-    metadata.create_all(engine)
+    _create_tables(engine)
     return engine
+
+
+def _create_tables(engine: Engine) -> None:
+    """Every table, however many processes open a new store at once (two ingesters, the daemon
+    and a command). `create_all` looks, then creates: another process may create a table in
+    between, and the CREATE fails. Looking again then finds it; each retry gets past at least
+    the table it lost."""
+    for attempt in range(len(metadata.tables) + 1):
+        try:
+            metadata.create_all(engine)
+            return
+        except DBAPIError as exc:
+            text = str(exc.orig)
+            created_meanwhile = "already exists" in text or (
+                "duplicate key" in text and "pg_type" in text  # PostgreSQL's form of it
+            )
+            if not created_meanwhile or attempt == len(metadata.tables):
+                raise
 
 
 def postgres_driver_url(url: str) -> str:
