@@ -19,7 +19,7 @@ def _open(url: str, together: Barrier) -> None:
 
 def test_processes_opening_a_new_store_at_once_all_open_it(tmp_path: Path) -> None:
     context = multiprocessing.get_context("spawn")
-    for trial in range(3):
+    for trial in range(5):
         url = f"sqlite:///{tmp_path / f'store-{trial}.db'}"
         together = context.Barrier(4)
         openers = [context.Process(target=_open, args=(url, together)) for _ in range(4)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from datetime import UTC, datetime
 from importlib.util import find_spec
 from pathlib import Path
@@ -253,9 +255,27 @@ def postgres_driver_url(url: str) -> str:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+    try:
+        _write_ahead_log(cursor)
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
+def _write_ahead_log(cursor: Any, patience_s: float = 30.0) -> None:
+    """WAL, once per file (it stays WAL). Switching needs the file to itself and SQLite says
+    "database is locked" at once, without waiting, while another process opens it too: so
+    wait here, as `timeout` waits for every other lock."""
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def upsert(engine: Engine, table: Table) -> sqlite.Insert:
