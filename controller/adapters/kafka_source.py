@@ -77,9 +77,9 @@ class _Run:
     partition: int
     offsets: npt.NDArray[np.int64]
     lengths: npt.NDArray[np.int64]
-    buffer: bytes
+    records: RecordView
+    """the records, b"\\n"-joined in one buffer as sent"""
     newline_free: bool
-    starts: npt.NDArray[np.int64]
     taken: int = 0
     eof: bool = False
     """not records: the marker that the partition was read to its end here"""
@@ -259,17 +259,14 @@ class KafkaEventSource:
                 buffer = fetcher.conn.recv_bytes()
                 reading = self._reading.get(partition)
                 if reading is not None and reading.epoch == epoch:
-                    starts = np.zeros(lengths.shape[0], dtype=np.int64)
-                    np.cumsum(lengths[:-1] + 1, out=starts[1:])
-                    self._runs.append(
-                        _Run(partition, offsets, lengths, buffer, newline_free, starts)
-                    )
-                    self._problem = None
+                    records = RecordView.of(buffer, lengths)
+                    self._runs.append(_Run(partition, offsets, lengths, records, newline_free))
             elif kind == "eof":
                 reading = self._reading.get(message[1])
                 if reading is not None and reading.epoch == message[2]:
                     empty = np.zeros(0, dtype=np.int64)
-                    self._runs.append(_Run(message[1], empty, empty, b"", True, empty, eof=True))
+                    nothing = RecordView(b"", empty, empty)
+                    self._runs.append(_Run(message[1], empty, empty, nothing, True, eof=True))
             elif kind == "assign":
                 self._assign(fetcher, message[1], message[2])
             elif kind == "revoke":
@@ -307,19 +304,20 @@ class KafkaEventSource:
 
     def _chunk(self, partition: int, slices: list[tuple[_Run, int, int]]) -> RecordChunk:
         reading = self._reading[partition]
-        if len(slices) == 1 and slices[0][1] == 0 and slices[0][2] == slices[0][0].offsets.shape[0]:
-            run = slices[0][0]
-            buffer, lengths, offsets = run.buffer, run.lengths, run.offsets
-            newline_free = run.newline_free
+        whole = slices[0][0]
+        if len(slices) == 1 and slices[0][1] == 0 and slices[0][2] == whole.offsets.shape[0]:
+            records, lengths, offsets = whole.records, whole.lengths, whole.offsets
+            newline_free = whole.newline_free
         else:
             buffer = b"\n".join(
-                memoryview(run.buffer)[
-                    int(run.starts[a]) : int(run.starts[b - 1] + run.lengths[b - 1])
+                memoryview(run.records.buffer)[
+                    int(run.records.starts[a]) : int(run.records.ends[b - 1])
                 ]
                 for run, a, b in slices
             )
             lengths = np.concatenate([run.lengths[a:b] for run, a, b in slices])
             offsets = np.concatenate([run.offsets[a:b] for run, a, b in slices])
+            records = RecordView.of(buffer, lengths)
             newline_free = all(run.newline_free for run, _, _ in slices)
         start = reading.start
         end = str(int(offsets[-1]) + 1)
@@ -327,12 +325,12 @@ class KafkaEventSource:
         topic = self.topic
         return RecordChunk(
             partition=str(partition),
-            records=RecordView.of(buffer, lengths),
+            records=records,
             start=start,
             end=end,
             position_at=lambda i: str(int(offsets[i])),
             label_at=lambda i: f"{topic} partition {partition} offset {int(offsets[i])}",
-            joined=buffer if newline_free else None,
+            joined=records.buffer if newline_free else None,
             lengths=lengths,
         )
 
