@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench lint fmt typecheck clean example-events help
+.PHONY: run test bench lint fmt typecheck clean example-events help lock
 
 help:
 	@echo "make run    - the daemon on embedded defaults (SQLite, example personas and events, local Terraform)"
@@ -12,24 +12,53 @@ help:
 	@echo "make lint   - ruff, mypy --strict, import layering"
 	@echo "make fmt    - format with ruff"
 	@echo "make bench  - benchmarks in bench/"
+	@echo "make lock   - refresh uv.lock to the newest allowed versions (on purpose; then make test)"
 
-$(STAMP): pyproject.toml setup.py controller/adapters/_event_scan.c controller/ingest/_segments.c
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(STAMP)
+# uv installs from uv.lock, the committed lock file, and nothing else: a fresh clone gets the
+# versions the lock names, not last night's releases. uv itself comes from requirements-uv.txt
+# (version and hashes pinned) into .tools/. `make lock` is the only thing that moves versions.
+TOOLS := .tools
+UV    := $(TOOLS)/bin/uv
+export UV_PYTHON := $(shell command -v $(PYTHON))
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-$(VENV)/.bench-installed: $(STAMP)
-	$(BIN)/pip install --quiet -e '.[test,bench]'
+$(UV): requirements-uv.txt
+	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --require-hashes --no-deps -r requirements-uv.txt
 	touch $@
 
-run: $(STAMP)
+# `--inexact` keeps extras another target installed; a fresh machine gets only what is named.
+define sync
+	$(UV) sync --frozen --inexact --quiet $(1)
+endef
+
+# Running needs the runtime dependencies only.
+$(VENV)/.run: $(UV) uv.lock pyproject.toml setup.py controller/adapters/_event_scan.c controller/ingest/_segments.c
+	$(call sync,)
+	touch $@
+
+$(STAMP): $(UV) uv.lock pyproject.toml setup.py controller/adapters/_event_scan.c controller/ingest/_segments.c
+	$(call sync,--extra test)
+	touch $@
+
+$(VENV)/.bench-installed: $(STAMP)
+	$(call sync,--extra test --extra bench)
+	touch $@
+
+# Refresh the lock on purpose: newest versions allowed by pyproject.toml. Then run `make test`
+# and commit uv.lock with what it changed.
+lock: $(UV)
+	$(UV) lock --upgrade
+
+run: $(VENV)/.run
 	$(BIN)/fleetctl --config controller.yaml daemon
 
 test: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider
 
 lint: $(STAMP)
+	$(UV) lock --check --quiet
 	$(BIN)/ruff check controller tests bench
 	$(BIN)/ruff format --check controller tests bench
 	$(BIN)/mypy controller
@@ -53,4 +82,6 @@ example-events: $(STAMP)
 	  --window 1995-08-03T04:36-04:00/1995-08-04T00:00-04:00
 
 clean:
-	rm -rf $(VENV) .fleet .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .fleet .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info
+	find controller -name '*.so' -delete
+	find . -name __pycache__ -type d -not -path './.venv/*' -prune -exec rm -rf {} +

@@ -33,6 +33,7 @@ from controller.adapters.event_decode import (
 )
 from controller.adapters.event_source import (
     EventSource,
+    PositionLookup,
     RecordChunk,
     RecordView,
     open_event_source,
@@ -80,16 +81,21 @@ class Ingestion:
         self.store.engine.dispose()
 
 
-def open_ingestion(config: ControllerConfig, source_url: str | None = None) -> Ingestion:
+def open_ingestion(
+    config: ControllerConfig,
+    source_url: str | None = None,
+    open_source: Callable[[str, PositionLookup], EventSource] = open_event_source,
+) -> Ingestion:
     """Store, source and matcher from `config` (the source from `source_url` if given).
 
-    Personas are the store's versions in force, else the directory's (see persona_matching)."""
+    Personas are the store's versions in force, else the directory's (see persona_matching).
+    `open_source` opens the source over the store's positions; tests pass one with a fake."""
     engine = connect(config.sqlalchemy_url)
     try:
         store = IngestStore(engine)
         personas = personas_in_force(config, PersonaStore(engine, SystemClock()))
         matcher = matcher_in_force(config, MatcherStore(engine), personas)
-        source = open_event_source(source_url or config.events.source, positions=store)
+        source = open_source(source_url or config.events.source, store)
     except BaseException:
         engine.dispose()
         raise

@@ -1,8 +1,9 @@
-"""Kinesis sources against moto's server over HTTP with the real boto3 client."""
+"""Kinesis sources against moto's server over HTTP with the real boto3 client; resharding,
+which moto routes unlike AWS, against a recording fake of the same client (fake_kinesis)."""
 
 from __future__ import annotations
 
-import base64
+import hashlib
 import json
 import signal
 import uuid
@@ -14,6 +15,8 @@ import pytest
 
 from controller.adapters.aws.kinesis_source import KinesisEventSource
 from controller.cli import main
+from controller.config import load_config
+from controller.workflow.ingestion import open_ingestion
 from tests.ingest.conftest import (
     START,
     MotoServer,
@@ -26,6 +29,7 @@ from tests.ingest.conftest import (
     stored_totals,
     wait_until,
 )
+from tests.ingest.fake_kinesis import MAX_HASH, FakeKinesis
 from tests.ingest.test_kafka import Output
 from tests.matching.sessions import PUBLISHING, SHOPPING
 
@@ -51,17 +55,6 @@ def put(moto: MotoServer, stream: str, lines: list[bytes]) -> None:
             {"Data": line, "PartitionKey": _user(line) or str(j)} for j, line in enumerate(batch)
         ]
         assert client.put_records(StreamName=stream, Records=entries)["FailedRecordCount"] == 0
-
-
-def put_into_shard(stream: str, shard_id: str, lines: list[bytes]) -> None:
-    """Write straight into one shard through moto's backend. After a split, AWS routes new
-    records to the child shards; moto keeps routing them to the closed parent, so the test puts
-    them where AWS would."""
-    from moto.kinesis.models import kinesis_backends
-
-    shard = kinesis_backends["123456789012"][REGION].streams[stream].shards[shard_id]
-    for line in lines:
-        shard.put_record(_user(line) or "k", base64.b64encode(line).decode(), "")
 
 
 def url(moto: MotoServer, stream: str) -> str:
@@ -113,45 +106,46 @@ def test_a_restart_continues_after_the_stored_sequence_numbers(
     assert stored_totals(config) == input_totals(first + later)
 
 
-def test_after_a_split_the_parent_is_read_to_its_end_before_its_children(
-    moto_server: MotoServer,
-) -> None:
-    stream = new_stream(moto_server, shards=1)
-    put(moto_server, stream, event_lines(300, seed=34))
-    client = kinesis(moto_server)
-    (parent,) = client.list_shards(StreamName=stream)["Shards"]
-    middle = (int(parent["HashKeyRange"]["EndingHashKey"]) + 1) // 2
-    client.split_shard(
-        StreamName=stream, ShardToSplit=parent["ShardId"], NewStartingHashKey=str(middle)
-    )
-    children = [
-        s["ShardId"]
-        for s in client.list_shards(StreamName=stream)["Shards"]
-        if s.get("ParentShardId")
-    ]
-    for child in children:
-        put_into_shard(stream, child, event_lines(200, seed=35, start=START + timedelta(hours=1)))
+def resharded(parent_lines: list[bytes], child_lines: list[bytes]) -> tuple[FakeKinesis, list[str]]:
+    """A one-shard stream holding `parent_lines`, split in two, then `child_lines` put by
+    their users' hash keys: AWS's routing after a split (see fake_kinesis for why not moto)."""
+    fake = FakeKinesis("events")
+    for i, line in enumerate(parent_lines):
+        fake.put(_hash_key(line, i), line)
+    children = fake.split("shardId-000000000000", MAX_HASH // 2 + 1)
+    for i, line in enumerate(child_lines):
+        fake.put(_hash_key(line, i), line)
+    return fake, list(children)
 
-    source = KinesisEventSource(url(moto_server, stream), NoPositions())
+
+def _hash_key(line: bytes, index: int) -> int:
+    key = _user(line) or str(index)
+    return int(hashlib.md5(key.encode()).hexdigest(), 16)
+
+
+def test_after_a_split_the_parent_is_read_to_its_end_before_its_children() -> None:
+    later = event_lines(400, seed=35, start=START + timedelta(hours=1))
+    fake, children = resharded(event_lines(300, seed=34), later)
+    parent = "shardId-000000000000"
+    source = KinesisEventSource(f"kinesis://{fake.stream}?region={REGION}", NoPositions(), fake)
     order: list[str] = []
     for _ in range(20):
         for chunk in source.poll(100, 0.0):
             order.extend([chunk.partition] * len(chunk))
             if chunk.partition in children:
-                assert chunk.inherits == (parent["ShardId"],)
+                assert chunk.inherits == (parent,)
         if source.caught_up():
             break
 
-    assert order.count(parent["ShardId"]) == 300
-    assert sorted(order.count(c) for c in children) == [200, 200]
-    last_parent = max(i for i, p in enumerate(order) if p == parent["ShardId"])
+    assert order.count(parent) == 300
+    assert sum(order.count(c) for c in children) == 400
+    assert all(order.count(c) > 0 for c in children)
+    last_parent = max(i for i, p in enumerate(order) if p == parent)
     first_child = min(i for i, p in enumerate(order) if p in children)
     assert last_parent < first_child
 
 
-def test_a_child_shard_continues_its_parents_sessions(
-    moto_server: MotoServer, tmp_path: Path
-) -> None:
+def test_a_child_shard_continues_its_parents_sessions(tmp_path: Path) -> None:
     def event(minute: int, kind: str, use: tuple[float, float, float, float]) -> bytes:
         return json.dumps(
             {
@@ -164,24 +158,19 @@ def test_a_child_shard_continues_its_parents_sessions(
             }
         ).encode()
 
-    stream = new_stream(moto_server, shards=1)
-    put(moto_server, stream, [event(0, "upload", PUBLISHING)])
-    client = kinesis(moto_server)
-    (parent,) = client.list_shards(StreamName=stream)["Shards"]
-    middle = (int(parent["HashKeyRange"]["EndingHashKey"]) + 1) // 2
-    client.split_shard(
-        StreamName=stream, ShardToSplit=parent["ShardId"], NewStartingHashKey=str(middle)
-    )
-    child = next(
-        s["ShardId"]
-        for s in client.list_shards(StreamName=stream)["Shards"]
-        if s.get("ParentShardId")
-    )
     # alone, a browse with a shopper's resource use is a shopper's
-    put_into_shard(stream, child, [event(5, "browse", SHOPPING)])
+    fake, _ = resharded([event(0, "upload", PUBLISHING)], [event(5, "browse", SHOPPING)])
     config = project(tmp_path)
 
-    main(["--config", str(config), "ingest", "--source", url(moto_server, stream), "--quiet"])
+    ingestion = open_ingestion(
+        load_config(config),
+        f"kinesis://{fake.stream}?region={REGION}",
+        lambda url, positions: KinesisEventSource(url, positions, fake),
+    )
+    try:
+        ingestion.ingestor.run()
+    finally:
+        ingestion.close()
 
     personas = {(r.bucket.minute, r.persona) for r in stored_rows(config)}  # type: ignore[attr-defined]
     # the session so far (an upload, publisher-sized use) still points at the publisher: the

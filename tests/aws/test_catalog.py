@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import gzip
-import json
-from pathlib import Path
-
-import moto
-
 from controller.allocation.catalog import load_catalog
+from tests.aws.fleet_factory import AwsAccount
 
-MOTO_TYPES = Path(moto.__file__).parent / "ec2" / "resources" / "instance_types.json.gz"
 
-
-def test_every_capacity_figure_matches_describe_instance_types_as_captured_in_moto() -> None:
-    with gzip.open(MOTO_TYPES) as handle:
-        described = json.loads(handle.read())
-    for kind in load_catalog().types.values():
+def test_every_capacity_figure_matches_describe_instance_types(aws: AwsAccount) -> None:
+    """Checked through EC2's public API (moto serves AWS's captured DescribeInstanceTypes)."""
+    catalog = load_catalog()
+    pages = aws.ec2.get_paginator("describe_instance_types").paginate(
+        InstanceTypes=sorted(catalog.types)
+    )
+    described = {t["InstanceType"]: t for page in pages for t in page["InstanceTypes"]}
+    assert set(described) == set(catalog.types)
+    for kind in catalog.types.values():
         source = described[kind.name]
         card = source["NetworkInfo"]["NetworkCards"][0]
         assert kind.vcpu == source["VCpuInfo"]["DefaultVCpus"], kind.name
