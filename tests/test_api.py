@@ -142,6 +142,9 @@ def test_docs_render_from_assets_the_api_serves_itself(client: TestClient) -> No
         for asset in assets:
             served = client.get(asset)
             assert served.status_code == 200 and served.content, asset
+    # the docs page's Authorize button sends the token the way the API takes it
+    schemes = client.get("/openapi.json").json()["components"]["securitySchemes"]
+    assert [(s["type"], s["scheme"]) for s in schemes.values()] == [("http", "bearer")]
 
 
 def test_prometheus_metrics_expose_capacity_cycles_and_dead_letters(client: TestClient) -> None:
