@@ -33,6 +33,7 @@ from controller.adapters.event_source import (
 )
 from controller.adapters.file_position import (
     FilePosition,
+    FileReplaced,
     Span,
     changed_under_handle,
     last_line_span,
@@ -99,12 +100,12 @@ class FileEventSource:
         try:
             if self._handle is None or self._opened_for != self.path:
                 self._open(self._stored())
+            elif self._moved():
+                # Another file at the path, or a shorter one (followed, or between the daemon's
+                # cycles): check it as on a restart, before reading from it.
+                self._open(self._start)
             self._fill(max_records)
             chunk = self._take(max_records)
-            if chunk is None and self.follow and self._eof and self._moved():
-                self._open(self._start)  # the path names another file now: check it, read on
-                self._fill(max_records)
-                chunk = self._take(max_records)
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
             self.close()
             raise InputError(f"{self.path}: unreadable at byte {self._byte}: {exc}") from None
@@ -148,6 +149,16 @@ class FileEventSource:
                 event = decoder.decode_one(raw) if raw.strip() else None
                 if event is not None and not isinstance(event, Rejected):
                     return datetime.fromisoformat(event.timestamp).astimezone(UTC)
+        return None
+
+    def replaced(self) -> FileReplaced | None:
+        """Why the file now at the path is not the one the stored position was read from;
+        None when it is, as far as the position's fingerprints tell."""
+        with self._open_file() as stream:
+            try:
+                verify(self.path, stream, FilePosition.parse(self._stored()))
+            except FileReplaced as exc:
+                return exc
         return None
 
     def _stored(self) -> str | None:

@@ -91,6 +91,7 @@ class FileReplaced(PermanentError):
 
     def __init__(self, path: Path, position: FilePosition, what: str) -> None:
         self.path = path
+        self.what = what
         super().__init__(
             f"{path}: {what}, so it is not the file this source read up to line "
             f"{position.line} (byte {position.byte}); nothing was read from it. If it holds new "
@@ -136,7 +137,7 @@ def changed_under_handle(path: Path, stream: BufferedIOBase) -> bool:
     try:
         now = path.stat()
     except FileNotFoundError:
-        return True
+        return False  # the open file is still the one read; what comes at the path is checked then
     held = os.fstat(stream.fileno())
     if (now.st_dev, now.st_ino) != (held.st_dev, held.st_ino):
         return True
