@@ -215,25 +215,34 @@ def test_from_start_is_refused_for_the_file_already_read(
     assert stored_totals(config) == input_totals(lines)
 
 
-def test_following_a_file_reads_each_appended_line_once(tmp_path: Path) -> None:
+def test_following_a_file_reads_each_appended_line_once_also_across_a_rewrite(
+    tmp_path: Path,
+) -> None:
     batches = [event_lines(300, seed=s, start=START + timedelta(hours=s)) for s in (1, 2, 3)]
+    later = event_lines(10, seed=4, start=START + timedelta(hours=4))
     events = write(tmp_path / "events.ndjson", batches[0])
     config = project(tmp_path)
     child = fleetctl(config, "ingest", "--source", f"file://{events}", "--follow", "--quiet")
     try:
         wait_until(lambda: source_events(config) == 300, 60, "the first lines")
+        data = ndjson(batches[1] + batches[2])
         with events.open("ab") as handle:
-            data = ndjson(batches[1] + batches[2])
             handle.write(data[:-100])  # the last line is being written
-            handle.flush()
-            wait_until(lambda: source_events(config) == 899, 60, "every whole line")
-            handle.write(data[-100:])
-        wait_until(lambda: source_events(config) == 900, 60, "the last line once it ended")
+        wait_until(lambda: source_events(config) == 899, 60, "every whole line")
+        # rewritten as a new file (a new inode) with the same content and more: it reads on
+        grown = ndjson(batches[0]) + data + ndjson(later)
+        incoming = tmp_path / "incoming.ndjson"
+        incoming.write_bytes(grown[:-50])
+        incoming.replace(events)
+        wait_until(lambda: source_events(config) == 909, 60, "the lines after the rewrite")
+        with events.open("ab") as handle:
+            handle.write(grown[-50:])
+        wait_until(lambda: source_events(config) == 910, 60, "the last line once it ended")
     finally:
         child.send_signal(signal.SIGINT)
         output, _ = child.communicate(timeout=60)
     assert child.returncode == 0, output
-    assert stored_totals(config) == input_totals([line for b in batches for line in b])
+    assert stored_totals(config) == input_totals([line for b in batches for line in b] + later)
 
 
 @pytest.mark.parametrize("how", ["replaced", "truncated"])
