@@ -181,7 +181,8 @@ def run_create(args: argparse.Namespace) -> int:
     from controller.adapters.persona_files import load_persona_file
 
     config = cli_config(args)
-    loaded = load_persona_file(args.file, {f.name for f in config.fleets})
+    fleets = {f.name for f in config.fleets}
+    loaded = load_persona_file(args.file, fleets, config.personas.max_file_bytes)
     with _store(args) as store:
         created = store.create_persona(loaded.persona)
     return _emit(args, stored_json(created), [f"created {created.key} version {created.version}"])
@@ -191,7 +192,8 @@ def run_update(args: argparse.Namespace) -> int:
     from controller.adapters.persona_files import load_persona_file
 
     config = cli_config(args)
-    loaded = load_persona_file(args.file, {f.name for f in config.fleets})
+    fleets = {f.name for f in config.fleets}
+    loaded = load_persona_file(args.file, fleets, config.personas.max_file_bytes)
     with _store(args) as store:
         expected = args.expected_version or store.get_persona(args.name).version
         updated = store.update_persona(args.name, loaded.persona, expected)
@@ -219,12 +221,16 @@ def run_validate(args: argparse.Namespace) -> int:
     problems: list[str] = []
     loaded = []
     try:
-        loaded = load_persona_directory(directory, known_fleets={f.name for f in config.fleets})
+        loaded = load_persona_directory(
+            directory, {f.name for f in config.fleets}, config.personas.max_file_bytes
+        )
     except PersonaDirectoryError as exc:
         problems.extend(exc.problems)
     # the calendar is checked even when a persona file is broken: every problem, in one run
     keys = {p.persona.key for p in loaded} if loaded else _keys_from_names(persona_paths(directory))
-    problems.extend(validate_calendar(directory / CALENDAR_FILE, keys))
+    problems.extend(
+        validate_calendar(directory / CALENDAR_FILE, keys, config.personas.max_file_bytes)
+    )
     if problems:
         for problem in problems:
             print(problem, file=sys.stderr)
@@ -250,7 +256,11 @@ def run_sync(args: argparse.Namespace) -> int:
     with _store(args) as store:
         try:
             done = sync_personas(
-                store, directory, {f.name for f in config.fleets}, dry_run=args.dry_run
+                store,
+                directory,
+                {f.name for f in config.fleets},
+                dry_run=args.dry_run,
+                max_file_bytes=config.personas.max_file_bytes,
             )
         except PersonaDirectoryError as exc:
             for problem in exc.problems:

@@ -42,7 +42,9 @@ def personas_in_force(config: ControllerConfig, store: PersonaStore) -> PersonaV
     if stored:
         return PersonaVersions(tuple(s.persona for s in stored), tuple(s.version for s in stored))
     files = load_persona_directory(
-        config.personas_dir, known_fleets={f.name for f in config.fleets}
+        config.personas_dir,
+        known_fleets={f.name for f in config.fleets},
+        max_file_bytes=config.personas.max_file_bytes,
     )
     return PersonaVersions(tuple(f.persona for f in files), tuple(1 for _ in files))
 
