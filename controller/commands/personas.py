@@ -282,17 +282,24 @@ def run_schema(_args: argparse.Namespace) -> int:
 def run_drift(args: argparse.Namespace) -> int:
     from controller.adapters.storage.db import connect
     from controller.adapters.storage.matcher_store import MatcherStore
+    from controller.adapters.storage.metric_store import MetricStore
     from controller.adapters.storage.persona_store import PersonaStore
     from controller.commands.drift_output import drift_json, drift_lines
     from controller.domain.clock import SystemClock
     from controller.matching.drift import drift
-    from controller.workflow.persona_matching import matcher_learned, personas_in_force
+    from controller.workflow.persona_matching import (
+        last_day_activity,
+        matcher_learned,
+        personas_in_force,
+    )
 
     config = cli_config(args)
     engine = connect(config.sqlalchemy_url)
     try:
         personas = personas_in_force(config, PersonaStore(engine, SystemClock()))
         found = drift(matcher_learned(config, MatcherStore(engine), personas))
+        keys = [p.key for p in personas.personas]
+        day = last_day_activity(MetricStore(engine), keys, config.events.bucket)
     finally:
         engine.dispose()
-    return _emit(args, drift_json(found), drift_lines(found))
+    return _emit(args, drift_json(found, day), drift_lines(found, day))
