@@ -227,3 +227,11 @@ def test_the_size_limit_is_the_config_key_personas_max_file_bytes(
     assert f"{big}: 2001 bytes, {limit}" in err[-1]
     assert shopper_file.stat().st_size < 2000  # the other files are within it and accepted
     assert stored_keys(project) == []
+
+
+def test_the_config_file_refuses_anchors_like_the_persona_files(tmp_path: Path) -> None:
+    config = tmp_path / "controller.yaml"
+    config.write_text("data_dir: &dir state\npersonas_dir: *dir\n")
+
+    with pytest.raises(InputError, match=r"controller\.yaml:1: YAML anchor &dir: anchors"):
+        load_config(config)
