@@ -29,6 +29,7 @@ from pydantic.json_schema import SkipJsonSchema
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from controller.adapters.health_check import check_template
+from controller.adapters.persona_files import MAX_FILE_BYTES
 from controller.adapters.yamldoc import YamlDocument, load_yaml
 from controller.domain.errors import ConfigError
 
@@ -268,6 +269,13 @@ class AwsDriftConfig(_Section):
         default=False, description="read groups and load balancers with boto3 (needs AWS)"
     )
     interval: Duration = timedelta(minutes=5)
+
+
+class PersonasConfig(_Section):
+    max_file_bytes: Annotated[int, Field(gt=0)] = Field(
+        default=MAX_FILE_BYTES,
+        description="a persona or calendar file larger than this is refused before it is parsed",
+    )
 
 
 class DriftConfig(_Section):
@@ -581,6 +589,7 @@ class ControllerConfig(BaseSettings):
     data_dir: Path = Path(".fleet")
     database_url: str | None = Field(default=None, description="default: sqlite in data_dir")
     personas_dir: Path = Path("personas")
+    personas: PersonasConfig = Field(default_factory=PersonasConfig)
     events: EventsConfig = Field(default_factory=EventsConfig)
     clock: ClockConfig = Field(default_factory=ClockConfig)
     forecast: ForecastConfig = Field(default_factory=ForecastConfig)

@@ -31,6 +31,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from controller.adapters.persona_files import MAX_FILE_BYTES, file_limit
 from controller.adapters.yamldoc import YamlDocument, load_yaml
 from controller.domain.calendar import Calendar, CalendarWindow, HistoryCutoff
 from controller.domain.errors import InputError
@@ -104,10 +105,10 @@ class CalendarFile(_Strict):
 
 
 def _parse(
-    path: Path, known_personas: Collection[str] | None
+    path: Path, known_personas: Collection[str] | None, max_file_bytes: int
 ) -> tuple[CalendarFile | None, list[str]]:
     try:
-        doc = load_yaml(path)
+        doc = load_yaml(path, file_limit(max_file_bytes))
     except InputError as exc:
         return None, [str(exc)]
     if doc.data is None:
@@ -145,21 +146,25 @@ def _unknown_personas(
     return problems
 
 
-def validate_calendar(path: Path, known_personas: Collection[str] | None = None) -> list[str]:
+def validate_calendar(
+    path: Path, known_personas: Collection[str] | None = None, max_file_bytes: int = MAX_FILE_BYTES
+) -> list[str]:
     """Every problem in the calendar file, as `path:line: field: message (got value)`; [] if fine.
 
     A missing file is fine (no calendar). `known_personas`: persona keys to check against.
     """
     if not path.exists():
         return []
-    return _parse(path, known_personas)[1]
+    return _parse(path, known_personas, max_file_bytes)[1]
 
 
-def load_calendar(path: Path, known_personas: Collection[str] | None = None) -> Calendar:
+def load_calendar(
+    path: Path, known_personas: Collection[str] | None = None, max_file_bytes: int = MAX_FILE_BYTES
+) -> Calendar:
     """The calendar in `path` (empty when the file does not exist); InputError lists problems."""
     if not path.exists():
         return Calendar(source=str(path))
-    parsed, problems = _parse(path, known_personas)
+    parsed, problems = _parse(path, known_personas, max_file_bytes)
     if problems or parsed is None:
         raise InputError(
             f"invalid calendar ({len(problems)} problem(s)):\n  " + "\n  ".join(problems)

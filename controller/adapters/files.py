@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 
 from controller.domain.errors import InputError
@@ -41,11 +42,33 @@ def _create_beside(path: Path) -> tuple[int, Path]:
             continue
 
 
-def read_input_text(path: Path, encoding: str = "utf-8") -> str:
+@dataclass(frozen=True)
+class ByteLimit:
+    """The most bytes an input file may have, and the setting that says so (named when refused)."""
+
+    bytes: int
+    setting: str
+
+
+def read_input_text(path: Path, encoding: str = "utf-8", limit: ByteLimit | None = None) -> str:
     """The whole text of an input file; a missing, unreadable or non-UTF-8 file raises
-    InputError naming the path (and the byte that is not UTF-8)."""
+    InputError naming the path (and the byte that is not UTF-8), and so does a file over `limit`.
+
+    The limit is checked on what is read (at most one byte past it), not on a stat taken before,
+    so a file that grows while it is read cannot slip past it.
+    """
     try:
-        return path.read_text(encoding=encoding)
+        if limit is None:
+            return path.read_text(encoding=encoding)
+        with path.open("rb") as handle:
+            data = handle.read(limit.bytes + 1)
+            if len(data) > limit.bytes:
+                size = max(os.fstat(handle.fileno()).st_size, len(data))
+                raise InputError(
+                    f"{path}: {size} bytes, over the limit of {limit.bytes} ({limit.setting})"
+                )
+        # the newlines read_text would give (universal newlines)
+        return data.decode(encoding).replace("\r\n", "\n").replace("\r", "\n")
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except UnicodeDecodeError as exc:

@@ -2,6 +2,8 @@
 
 Every problem is one line `path:line: field: message (got value)`, so CI logs and editors can jump
 to it; a directory is only ever accepted whole (sync relies on that to write nothing on any error).
+A file over `personas.max_file_bytes` is refused unread: a persona is a page of YAML, and a 24 MB
+file was once stored whole.
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from controller.adapters.files import ByteLimit
 from controller.adapters.yamldoc import YamlDocument, load_yaml, parse_yaml
 from controller.domain.errors import InputError
 from controller.domain.persona import Persona
 from controller.domain.persona import content_hash as _content_hash
 
 PERSONA_SUFFIXES = (".yaml", ".yml")
+MAX_FILE_BYTES = 1024 * 1024
+"""default of the config key personas.max_file_bytes (the examples are under 2 kB)"""
 _MESSAGES = {"extra_forbidden": "unknown field (`fleetctl personas schema` lists the fields)"}
 
 
@@ -44,6 +49,11 @@ def content_hash(persona: Persona) -> str:
     return _content_hash(persona)
 
 
+def file_limit(max_file_bytes: int) -> ByteLimit:
+    """The size limit of persona and calendar files, named by its config key when it refuses."""
+    return ByteLimit(max_file_bytes, "personas.max_file_bytes")
+
+
 def persona_paths(directory: Path) -> list[Path]:
     """The persona files of `directory` (not recursive); `_draft.yaml` and dot-files are skipped."""
     if not directory.is_dir():
@@ -56,11 +66,11 @@ def persona_paths(directory: Path) -> list[Path]:
 
 
 def check_persona_file(
-    path: Path, known_fleets: Collection[str] | None = None
+    path: Path, known_fleets: Collection[str] | None = None, max_file_bytes: int = MAX_FILE_BYTES
 ) -> tuple[PersonaFile | None, list[str]]:
     """The persona in `path` (None if it cannot be read as one) and every problem found in it."""
     try:
-        doc = load_yaml(path)
+        doc = load_yaml(path, file_limit(max_file_bytes))
     except InputError as exc:
         return None, [str(exc)]
     return _check_document(doc, known_fleets)
@@ -117,16 +127,20 @@ def _unknown_fleets(doc: YamlDocument, known_fleets: Collection[str]) -> list[st
     ]
 
 
-def load_persona_file(path: Path, known_fleets: Collection[str] | None = None) -> PersonaFile:
+def load_persona_file(
+    path: Path, known_fleets: Collection[str] | None = None, max_file_bytes: int = MAX_FILE_BYTES
+) -> PersonaFile:
     """The persona in one file, or PersonaDirectoryError listing all its problems."""
-    loaded, problems = check_persona_file(path, known_fleets)
+    loaded, problems = check_persona_file(path, known_fleets, max_file_bytes)
     if problems or loaded is None:
         raise PersonaDirectoryError(problems)
     return loaded
 
 
 def load_persona_directory(
-    directory: Path, known_fleets: Collection[str] | None = None
+    directory: Path,
+    known_fleets: Collection[str] | None = None,
+    max_file_bytes: int = MAX_FILE_BYTES,
 ) -> list[PersonaFile]:
     """Every persona in `directory`, or PersonaDirectoryError listing all problems found.
 
@@ -136,7 +150,7 @@ def load_persona_directory(
     loaded: list[PersonaFile] = []
     first_seen: dict[str, PersonaFile] = {}
     for path in persona_paths(directory):
-        found, file_problems = check_persona_file(path, known_fleets)
+        found, file_problems = check_persona_file(path, known_fleets, max_file_bytes)
         problems.extend(file_problems)
         if found is None:
             continue

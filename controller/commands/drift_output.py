@@ -1,16 +1,20 @@
-"""`fleetctl personas drift` output: learned vs declared parameters, for people and as JSON."""
+"""`fleetctl personas drift` output: learned vs declared parameters, and the personas that
+matched no session over the last day of metrics, for people and as JSON."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from controller.matching.activity import LastDay
 from controller.matching.drift import PersonaDrift
 from controller.matching.features import RESOURCES
 
 UNITS = {"cpu_ms": "cpu ms", "memory_mb": "MB", "network_kb": "kB", "io_ops": "IO"}
 
 
-def drift_json(found: Sequence[PersonaDrift]) -> list[dict[str, object]]:
+def drift_json(
+    found: Sequence[PersonaDrift], day: LastDay | None = None
+) -> list[dict[str, object]]:
     return [
         {
             "persona": d.persona,
@@ -27,12 +31,26 @@ def drift_json(found: Sequence[PersonaDrift]) -> list[dict[str, object]]:
                 name: {"declared": round(a, 4), "learned": round(b, 4)}
                 for name, (a, b) in d.resources.items()
             },
+            "last_day": _last_day_json(d.persona, day),
         }
         for d in found
     ]
 
 
-def drift_lines(found: Sequence[PersonaDrift]) -> list[str]:
+def _last_day_json(persona: str, day: LastDay | None) -> dict[str, object] | None:
+    """null while the store holds less than a day of metrics."""
+    if day is None:
+        return None
+    events = day.events.get(persona, 0)
+    return {
+        "start": day.start.isoformat(),
+        "end": day.end.isoformat(),
+        "events": events,
+        "matched_no_session": events == 0,
+    }
+
+
+def drift_lines(found: Sequence[PersonaDrift], day: LastDay | None = None) -> list[str]:
     if not found:
         return ["no personas"]
     lines = [
@@ -57,7 +75,21 @@ def drift_lines(found: Sequence[PersonaDrift]) -> list[str]:
         for label, shares in (("event type", d.event_types), ("region", d.regions)):
             for name, (a, b) in sorted(shares.items(), key=lambda kv: -abs(kv[1][1] - kv[1][0])):
                 lines.append(f"    {label} {name}: {a:.1%} -> {b:.1%}")
-    return lines
+    return lines + silence_lines(day)
+
+
+def silence_lines(day: LastDay | None) -> list[str]:
+    """A warning per persona that matched no session over the last day of metrics."""
+    if day is None:
+        return ["", "matched sessions: the store holds less than a day of metrics; not checked"]
+    window = f"{day.start:%Y-%m-%d %H:%MZ} - {day.end:%Y-%m-%d %H:%MZ}"
+    if not day.silent:
+        return ["", f"every persona matched sessions in the last day of metrics ({window})"]
+    return [""] + [
+        f"warning: {key} matched no session in the last day of metrics ({window}); "
+        "check its resource_profile and traffic_pattern against the traffic"
+        for key in day.silent
+    ]
 
 
 def _pairs(shares: dict[str, tuple[float, float]]) -> dict[str, dict[str, float]]:

@@ -181,7 +181,8 @@ def run_create(args: argparse.Namespace) -> int:
     from controller.adapters.persona_files import load_persona_file
 
     config = cli_config(args)
-    loaded = load_persona_file(args.file, {f.name for f in config.fleets})
+    fleets = {f.name for f in config.fleets}
+    loaded = load_persona_file(args.file, fleets, config.personas.max_file_bytes)
     with _store(args) as store:
         created = store.create_persona(loaded.persona)
     return _emit(args, stored_json(created), [f"created {created.key} version {created.version}"])
@@ -191,7 +192,8 @@ def run_update(args: argparse.Namespace) -> int:
     from controller.adapters.persona_files import load_persona_file
 
     config = cli_config(args)
-    loaded = load_persona_file(args.file, {f.name for f in config.fleets})
+    fleets = {f.name for f in config.fleets}
+    loaded = load_persona_file(args.file, fleets, config.personas.max_file_bytes)
     with _store(args) as store:
         expected = args.expected_version or store.get_persona(args.name).version
         updated = store.update_persona(args.name, loaded.persona, expected)
@@ -219,12 +221,16 @@ def run_validate(args: argparse.Namespace) -> int:
     problems: list[str] = []
     loaded = []
     try:
-        loaded = load_persona_directory(directory, known_fleets={f.name for f in config.fleets})
+        loaded = load_persona_directory(
+            directory, {f.name for f in config.fleets}, config.personas.max_file_bytes
+        )
     except PersonaDirectoryError as exc:
         problems.extend(exc.problems)
     # the calendar is checked even when a persona file is broken: every problem, in one run
     keys = {p.persona.key for p in loaded} if loaded else _keys_from_names(persona_paths(directory))
-    problems.extend(validate_calendar(directory / CALENDAR_FILE, keys))
+    problems.extend(
+        validate_calendar(directory / CALENDAR_FILE, keys, config.personas.max_file_bytes)
+    )
     if problems:
         for problem in problems:
             print(problem, file=sys.stderr)
@@ -250,7 +256,11 @@ def run_sync(args: argparse.Namespace) -> int:
     with _store(args) as store:
         try:
             done = sync_personas(
-                store, directory, {f.name for f in config.fleets}, dry_run=args.dry_run
+                store,
+                directory,
+                {f.name for f in config.fleets},
+                dry_run=args.dry_run,
+                max_file_bytes=config.personas.max_file_bytes,
             )
         except PersonaDirectoryError as exc:
             for problem in exc.problems:
@@ -272,17 +282,24 @@ def run_schema(_args: argparse.Namespace) -> int:
 def run_drift(args: argparse.Namespace) -> int:
     from controller.adapters.storage.db import connect
     from controller.adapters.storage.matcher_store import MatcherStore
+    from controller.adapters.storage.metric_store import MetricStore
     from controller.adapters.storage.persona_store import PersonaStore
     from controller.commands.drift_output import drift_json, drift_lines
     from controller.domain.clock import SystemClock
     from controller.matching.drift import drift
-    from controller.workflow.persona_matching import matcher_learned, personas_in_force
+    from controller.workflow.persona_matching import (
+        last_day_activity,
+        matcher_learned,
+        personas_in_force,
+    )
 
     config = cli_config(args)
     engine = connect(config.sqlalchemy_url)
     try:
         personas = personas_in_force(config, PersonaStore(engine, SystemClock()))
         found = drift(matcher_learned(config, MatcherStore(engine), personas))
+        keys = [p.key for p in personas.personas]
+        day = last_day_activity(MetricStore(engine), keys, config.events.bucket)
     finally:
         engine.dispose()
-    return _emit(args, drift_json(found), drift_lines(found))
+    return _emit(args, drift_json(found, day), drift_lines(found, day))

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -66,13 +67,54 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# One session can use at most a whole instance, so each figure is bounded by the largest type in
+# the bundled catalog (controller/allocation/data/ec2_catalog.json; tests/personas/test_schema.py
+# checks these against it). Past them a figure is a typo, not a workload: a memory_demand of 1e29
+# was accepted and then matched no session at all, without a word.
+MAX_SESSION_MEMORY_MB = 262_144
+"""r6i.8xlarge: 256 GiB"""
+MAX_SESSION_NETWORK_MBPS = 15_000
+"""c7g.8xlarge: 15 Gbps baseline"""
+MAX_SESSION_IOPS = 40_000
+"""c6i.8xlarge: 40,000 baseline EBS IOPS"""
+
+
+def _at_most(
+    limit: int, unit: str, what: str, largest: str
+) -> tuple[AfterValidator, WithJsonSchema]:
+    def check(value: int) -> int:
+        if value > limit:
+            raise ValueError(
+                f"at most {limit} {unit}: one session cannot use more {what} than the largest "
+                f"instance type in the catalog has ({largest})"
+            )
+        return value
+
+    # the schema states the bound too, so editors flag it as it is typed
+    return AfterValidator(check), WithJsonSchema(
+        {"type": "integer", "minimum": 0, "maximum": limit}
+    )
+
+
 class ResourceProfile(_Strict):
     """Average demand of ONE active session of the persona (DESIGN.md): the forecast's prior."""
 
     cpu_demand: Annotated[Probability, Field(description="fraction of one vCPU, 0.0-1.0")]
-    memory_demand: Annotated[NonNegativeInt, Field(description="MB")]
-    network_bandwidth: Annotated[NonNegativeInt, Field(description="Mbps")]
-    io_operations: Annotated[NonNegativeInt, Field(description="IOPS")]
+    memory_demand: Annotated[
+        NonNegativeInt,
+        *_at_most(MAX_SESSION_MEMORY_MB, "MB", "memory", "r6i.8xlarge"),
+        Field(description=f"MB, at most {MAX_SESSION_MEMORY_MB} (r6i.8xlarge)"),
+    ]
+    network_bandwidth: Annotated[
+        NonNegativeInt,
+        *_at_most(MAX_SESSION_NETWORK_MBPS, "Mbps", "bandwidth", "c7g.8xlarge"),
+        Field(description=f"Mbps, at most {MAX_SESSION_NETWORK_MBPS} (c7g.8xlarge baseline)"),
+    ]
+    io_operations: Annotated[
+        NonNegativeInt,
+        *_at_most(MAX_SESSION_IOPS, "IOPS", "I/O", "c6i.8xlarge"),
+        Field(description=f"IOPS, at most {MAX_SESSION_IOPS} (c6i.8xlarge baseline EBS)"),
+    ]
 
 
 class PeakWindow(_Strict):

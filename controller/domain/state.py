@@ -32,6 +32,14 @@ class PersonaInForce(_Doc):
     )
 
 
+class PersonaSilenceState(_Doc):
+    window_start: datetime = Field(description="the last day of stored metrics, not wall time")
+    window_end: datetime
+    personas: list[str] = Field(
+        description="personas in force that matched no session in the window: check their figures"
+    )
+
+
 class FleetState(_Doc):
     name: str
     region: str
@@ -238,6 +246,9 @@ class FleetStateDocument(_Doc):
     clock: Literal["system", "replay"]
     now: datetime = Field(description="the controller clock's time when the cycle ran")
     personas: list[PersonaInForce]
+    personas_without_sessions: PersonaSilenceState | None = Field(
+        default=None, description="null while the store holds less than a day of metrics"
+    )
     fleets: list[FleetState]
     forecasts: list[PersonaForecast]
     last_plan: PlanState | None

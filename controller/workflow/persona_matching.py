@@ -7,14 +7,17 @@ new version starts from its declared parameters.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from controller.adapters.persona_files import load_persona_directory
 from controller.adapters.storage.matcher_store import Key, MatcherStore
+from controller.adapters.storage.metric_store import MetricStore
 from controller.adapters.storage.persona_store import PersonaStore
 from controller.config import AnomaliesConfig, ControllerConfig
 from controller.domain.persona import Persona
+from controller.matching.activity import LastDay, last_day, last_day_window
 from controller.matching.model import (
     LearnedRow,
     MatcherSettings,
@@ -42,7 +45,9 @@ def personas_in_force(config: ControllerConfig, store: PersonaStore) -> PersonaV
     if stored:
         return PersonaVersions(tuple(s.persona for s in stored), tuple(s.version for s in stored))
     files = load_persona_directory(
-        config.personas_dir, known_fleets={f.name for f in config.fleets}
+        config.personas_dir,
+        known_fleets={f.name for f in config.fleets},
+        max_file_bytes=config.personas.max_file_bytes,
     )
     return PersonaVersions(tuple(f.persona for f in files), tuple(1 for _ in files))
 
@@ -69,3 +74,13 @@ def matcher_learned(
 ) -> PersonaMatcher:
     """Declared parameters plus everything learned so far (adopted or not)."""
     return build_matcher(personas.personas, personas.versions, config.anomalies, store.learned())
+
+
+def last_day_activity(store: MetricStore, keys: Iterable[str], bucket: timedelta) -> LastDay | None:
+    """What each persona in `keys` matched over the last day of stored metrics (None while the
+    store holds less than a day): `personas drift` and the state document report the silent."""
+    stored = store.bucket_range()
+    window = last_day_window(*stored, bucket) if stored else None
+    if window is None:
+        return None
+    return last_day(window, keys, store.events_by_persona(*window))

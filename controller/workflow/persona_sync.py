@@ -12,7 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from controller.adapters.git_repo import GitRevision, git_revision
-from controller.adapters.persona_files import PersonaFile, load_persona_directory
+from controller.adapters.persona_files import (
+    MAX_FILE_BYTES,
+    PersonaFile,
+    load_persona_directory,
+)
 from controller.adapters.storage.persona_store import PersonaStore, SyncItem, SyncPlan
 from controller.domain.persona_version import VersionSource
 
@@ -36,13 +40,14 @@ def sync_personas(
     directory: Path,
     known_fleets: Collection[str] | None,
     dry_run: bool = False,
+    max_file_bytes: int = MAX_FILE_BYTES,
 ) -> PersonaSync:
     """Validate every file in `directory`, then write what changed (nothing if `dry_run`).
 
     Raises PersonaDirectoryError (every problem, nothing written) or PersonaVersionConflict
     (someone wrote a planned persona meanwhile; nothing written, syncing again resolves it).
     """
-    files = tuple(load_persona_directory(directory, known_fleets))
+    files = tuple(load_persona_directory(directory, known_fleets, max_file_bytes))
     revision = git_revision(directory)
     items = [SyncItem(f.persona, _file_source(f.path, revision), f.content_hash) for f in files]
 

@@ -25,11 +25,13 @@ from controller.domain.state import (
     PersonaForecast,
     PersonaInForce,
     PersonaLearningState,
+    PersonaSilenceState,
     PlanState,
     PlanStatus,
     UtilizationState,
 )
 from controller.workflow.anomaly_step import RESOLVED_SHOWN, AnomalyOutcome, policies_from
+from controller.workflow.persona_matching import last_day_activity
 from controller.workflow.steps import IngestOutcome, PersonaSet
 from controller.workflow.wiring import Controller
 
@@ -66,6 +68,7 @@ def build_state_document(
             )
             for f in personas.files
         ],
+        personas_without_sessions=silence_state(controller, personas),
         fleets=[
             FleetState(
                 name=a.fleet,
@@ -138,6 +141,14 @@ def _forecast_state(forecast: Forecast) -> PersonaForecast:
         peak_mean=round(float(np.max(forecast.mean)) if forecast.horizon else 0.0, 4),
         next_hours=points,
     )
+
+
+def silence_state(controller: Controller, personas: PersonaSet) -> PersonaSilenceState | None:
+    """Personas in force that matched no session over the last day of stored metrics."""
+    day = last_day_activity(controller.metric_store, personas.keys, controller.config.events.bucket)
+    if day is None:
+        return None
+    return PersonaSilenceState(window_start=day.start, window_end=day.end, personas=day.silent)
 
 
 def drift_state(controller: Controller) -> DriftState:

@@ -57,10 +57,14 @@ def load_personas(config: ControllerConfig, store: PersonaStore | None = None) -
     fleets = {fleet.name for fleet in config.fleets}
     versions: dict[str, int] = {}
     if store is not None:
-        synced = sync_personas(store, config.personas_dir, fleets)
+        synced = sync_personas(
+            store, config.personas_dir, fleets, max_file_bytes=config.personas.max_file_bytes
+        )
         files, versions = synced.files, synced.versions
     else:
-        files = tuple(load_persona_directory(config.personas_dir, known_fleets=fleets))
+        files = tuple(
+            load_persona_directory(config.personas_dir, fleets, config.personas.max_file_bytes)
+        )
     keys = {f.persona.key for f in files}
     served: dict[str, set[str]] = {fleet.name: set() for fleet in config.fleets}
     for f in files:
@@ -166,7 +170,11 @@ def forecast_personas(
 
 
 def persona_calendar(config: ControllerConfig, personas: PersonaSet) -> Calendar:
-    return load_calendar(config.personas_dir / CALENDAR_FILE, known_personas=set(personas.keys))
+    return load_calendar(
+        config.personas_dir / CALENDAR_FILE,
+        known_personas=set(personas.keys),
+        max_file_bytes=config.personas.max_file_bytes,
+    )
 
 
 def forecast_persona(

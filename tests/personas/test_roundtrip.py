@@ -10,7 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from controller.adapters.persona_files import parse_persona, persona_to_yaml
-from controller.domain.persona import WEEKDAYS, Persona, content_hash, persona_slug
+from controller.domain.persona import (
+    MAX_SESSION_IOPS,
+    MAX_SESSION_MEMORY_MB,
+    MAX_SESSION_NETWORK_MBPS,
+    WEEKDAYS,
+    Persona,
+    content_hash,
+    persona_slug,
+)
 
 PATH = Path("generated.yaml")
 ZONES = ["UTC", "America/New_York", "Europe/Berlin", "Asia/Kolkata", "Australia/Lord_Howe"]
@@ -21,7 +29,6 @@ labels = st.one_of(
     st.sampled_from(["yes", "no", "on", "null", "~", "1e3", "0x1F", "12:00", "<<", "- x", "#"]),
 ).filter(lambda s: s.strip() != "")
 names = labels.filter(lambda s: persona_slug(s) != "")
-non_negative = st.integers(min_value=0, max_value=2**53)
 offsets = st.sampled_from(
     [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(-timedelta(hours=8))]
 )
@@ -67,9 +74,9 @@ def personas(draw: st.DrawFn) -> Persona:
             "persona_name": draw(names),
             "resource_profile": {
                 "cpu_demand": draw(st.floats(0.0, 1.0)),
-                "memory_demand": draw(non_negative),
-                "network_bandwidth": draw(non_negative),
-                "io_operations": draw(non_negative),
+                "memory_demand": draw(st.integers(0, MAX_SESSION_MEMORY_MB)),
+                "network_bandwidth": draw(st.integers(0, MAX_SESSION_NETWORK_MBPS)),
+                "io_operations": draw(st.integers(0, MAX_SESSION_IOPS)),
             },
             "traffic_pattern": {
                 "peak_times": draw(st.lists(st.one_of(windows(), one_off_peaks()), max_size=4)),

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from controller.adapters.persona_files import check_persona_file, load_persona_directory
-from controller.domain.persona import Persona, persona_json_schema
+from controller.allocation.catalog import load_catalog
+from controller.domain.persona import (
+    MAX_SESSION_IOPS,
+    MAX_SESSION_MEMORY_MB,
+    MAX_SESSION_NETWORK_MBPS,
+    Persona,
+    persona_json_schema,
+)
 from tests.helpers import ROOT
 
 GOOD = """\
@@ -76,6 +83,25 @@ BAD_INPUTS = [
         "  io_operations: 5\n",
         "",
         "2: resource_profile.io_operations: Field required",
+    ),
+    (
+        "memory_demand: 64",
+        "memory_demand: 100000000000000000000000000000",
+        "4: resource_profile.memory_demand: at most 262144 MB: one session cannot use more memory "
+        "than the largest instance type in the catalog has (r6i.8xlarge) "
+        "(got 100000000000000000000000000000)",
+    ),
+    (
+        "network_bandwidth: 2",
+        "network_bandwidth: 15001",
+        "5: resource_profile.network_bandwidth: at most 15000 Mbps: one session cannot use more "
+        "bandwidth than the largest instance type in the catalog has (c7g.8xlarge) (got 15001)",
+    ),
+    (
+        "io_operations: 5",
+        "io_operations: 40001",
+        "6: resource_profile.io_operations: at most 40000 IOPS: one session cannot use more I/O "
+        "than the largest instance type in the catalog has (c6i.8xlarge) (got 40001)",
     ),
     (
         "  io_operations: 5\n",
@@ -271,6 +297,33 @@ def test_every_problem_in_a_file_is_reported_not_only_the_first(tmp_path: Path) 
         "traffic_pattern.geographic_distribution",
         "fleets.1",
     ]
+
+
+def test_resource_figures_up_to_the_largest_catalog_instance_are_accepted(
+    tmp_path: Path,
+) -> None:
+    text = (
+        GOOD.replace("memory_demand: 64", f"memory_demand: {MAX_SESSION_MEMORY_MB}")
+        .replace("network_bandwidth: 2", f"network_bandwidth: {MAX_SESSION_NETWORK_MBPS}")
+        .replace("io_operations: 5", f"io_operations: {MAX_SESSION_IOPS}")
+    )
+
+    assert _problems(tmp_path, text) == []
+
+
+def test_the_resource_bounds_are_the_largest_figures_of_the_instance_catalog() -> None:
+    types = load_catalog().types.values()
+
+    assert max(t.memory_mib for t in types) == MAX_SESSION_MEMORY_MB
+    assert max(t.network_mbps for t in types) == MAX_SESSION_NETWORK_MBPS
+    assert max(t.ebs_iops for t in types) == MAX_SESSION_IOPS
+    largest = {"memory_demand": "r6i.8xlarge", "network_bandwidth": "c7g.8xlarge"}
+    profile = persona_json_schema()["$defs"]["ResourceProfile"]["properties"]
+    assert profile["memory_demand"]["maximum"] == MAX_SESSION_MEMORY_MB
+    assert profile["network_bandwidth"]["maximum"] == MAX_SESSION_NETWORK_MBPS
+    assert profile["io_operations"]["maximum"] == MAX_SESSION_IOPS
+    for field, name in largest.items():
+        assert name in profile[field]["description"]
 
 
 def test_geographic_shares_may_miss_one_by_rounding_up_to_a_millionth(tmp_path: Path) -> None:

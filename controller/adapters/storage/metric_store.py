@@ -156,6 +156,26 @@ class MetricStore:
             )
             return {(str(p), str(e)): int(n) for p, e, n in rows}
 
+    def bucket_range(self) -> tuple[datetime, datetime] | None:
+        """Starts of the oldest and the newest stored bucket; None while nothing is stored."""
+        with self.engine.connect() as conn:
+            oldest, newest = conn.execute(
+                select(func.min(metrics.c.bucket), func.max(metrics.c.bucket))
+            ).one()
+        if oldest is None or newest is None:
+            return None
+        return from_epoch(int(oldest)), from_epoch(int(newest))
+
+    def events_by_persona(self, start: datetime, end: datetime) -> dict[str, int]:
+        """persona -> events in the buckets of [start, end), all regions; absent: none."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(metrics.c.persona, func.sum(metrics.c.events))
+                .where(metrics.c.bucket >= to_epoch(start), metrics.c.bucket < to_epoch(end))
+                .group_by(metrics.c.persona)
+            )
+            return {str(persona): int(events) for persona, events in rows}
+
     def totals(self) -> dict[str, int]:
         """Sum of every stored column (resources in thousandths): what reconciles with input."""
         names = (
