@@ -11,6 +11,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from controller.adapters.files import write_atomically
+from controller.adapters.forecast_plot import persona_forecast_figure
 from controller.domain.report import FleetPanel, PersonaPanel, ReportData
 from controller.domain.state import FleetStateDocument
 
@@ -30,46 +31,7 @@ def _times(start: datetime, step: timedelta, count: int) -> np.ndarray:
 
 
 def _persona_plot(panel: PersonaPanel, directory: Path) -> str:
-    figure = Figure(figsize=(11, 3.2), dpi=100)
-    axis = figure.subplots()
-    actual = panel.actual
-    axis.plot(
-        _times(actual.start, actual.step, len(actual)),
-        actual.values,
-        color="black",
-        linewidth=0.8,
-        label="actual",
-    )
-    if panel.hour_ahead:
-        when, value = zip(*panel.hour_ahead, strict=True)
-        axis.plot(
-            when,
-            value,
-            color="tab:green",
-            linewidth=0.8,
-            alpha=0.8,
-            label="forecast made 1 h earlier",
-        )
-    if panel.latest is not None:
-        f = panel.latest
-        times = _times(f.origin, f.step, f.horizon)
-        axis.plot(
-            times, f.mean, color="tab:blue", linewidth=1.0, label=f"latest forecast ({f.model})"
-        )
-        if 0.05 in f.quantiles and 0.95 in f.quantiles:
-            axis.fill_between(
-                times,
-                f.quantiles[0.05],
-                f.quantiles[0.95],
-                color="tab:blue",
-                alpha=0.2,
-                label="p05-p95",
-            )
-    axis.set_title(f"{panel.key}: events per second")
-    axis.legend(loc="upper left", fontsize=8, ncols=4)
-    axis.grid(alpha=0.3)
-    figure.autofmt_xdate()
-    figure.tight_layout()
+    figure = persona_forecast_figure(panel)
     name = f"persona-{panel.key}.png"
     figure.savefig(directory / name)
     return name
