@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -96,13 +97,54 @@ def test_mutating_endpoints_need_the_token_and_never_echo_it(client: TestClient)
     missing = client.post(url)
     wrong = client.post(url, headers={"Authorization": "Bearer guess"})
     assert missing.status_code == wrong.status_code == 401
+    assert missing.headers["WWW-Authenticate"] == wrong.headers["WWW-Authenticate"] == "Bearer"
+    assert "Authorization: Bearer <token>" in missing.json()["detail"]
+    assert "FLEET_API__TOKEN" in wrong.json()["detail"]
     assert TOKEN not in missing.text + wrong.text
 
 
-def test_without_a_configured_token_writes_are_disabled(cycled: Controller) -> None:
+def test_the_token_is_accepted_only_in_an_authorization_bearer_header(client: TestClient) -> None:
+    url = "/plans/no-such-plan/approve"  # past the guard, a missing plan answers 404
+    assert client.post(url, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 404
+    elsewhere = [
+        client.post(url, headers={"Authorization": TOKEN}),
+        client.post(url, headers={"Authorization": f"Token {TOKEN}"}),
+        client.post(url, headers={"X-API-Token": TOKEN}),
+        client.post(url, headers={"X-Auth-Token": TOKEN}),
+        client.post(url, params={"token": TOKEN}),
+        client.post(url, params={"access_token": TOKEN}),
+    ]
+    assert [r.status_code for r in elsewhere] == [401] * len(elsewhere)
+    assert all(r.headers["WWW-Authenticate"] == "Bearer" for r in elsewhere)
+
+
+def test_without_a_configured_token_writes_are_refused_naming_the_variable_that_enables_them(
+    cycled: Controller, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with TestClient(create_app(cycled, Status(), None)) as anonymous:
-        response = anonymous.post("/plans/x/approve", headers={"Authorization": "Bearer "})
-    assert response.status_code == 403 and "api.token" in response.json()["detail"]
+        response = anonymous.post("/plans/x/approve", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 403
+    (variable,) = re.findall(r"\bFLEET_\w+", response.json()["detail"])
+    monkeypatch.setenv(variable, "from-the-environment")
+    token = load_config(project).api.token
+    assert token is not None and token.get_secret_value() == "from-the-environment"
+
+
+def test_docs_render_from_assets_the_api_serves_itself(client: TestClient) -> None:
+    """/docs and /redoc must work on a host with no route to a CDN: nothing from another host."""
+    for page_url in ("/docs", "/redoc"):
+        page = client.get(page_url)
+        assert page.status_code == 200
+        assert re.findall(r"(?:https?:)?//[\w.-]+", page.text) == [], page_url
+        referenced = re.findall(r"(?:src|href|spec-url)=\"([^\"]+)\"|url: '([^']+)'", page.text)
+        assets = {a or b for a, b in referenced}
+        assert any(a.endswith(".js") for a in assets) and "/openapi.json" in assets
+        for asset in assets:
+            served = client.get(asset)
+            assert served.status_code == 200 and served.content, asset
+    # the docs page's Authorize button sends the token the way the API takes it
+    schemes = client.get("/openapi.json").json()["components"]["securitySchemes"]
+    assert [(s["type"], s["scheme"]) for s in schemes.values()] == [("http", "bearer")]
 
 
 def test_prometheus_metrics_expose_capacity_cycles_and_dead_letters(client: TestClient) -> None:

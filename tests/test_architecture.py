@@ -46,6 +46,7 @@ CONFINED = {
     "confluent_kafka": ("controller.adapters",),
     "apscheduler": ("controller.daemon",),
     "fastapi": ("controller.api",),
+    "fastapi_offline": ("controller.api",),
     "uvicorn": ("controller.api",),
     "prometheus_client": ("controller.api",),
 }

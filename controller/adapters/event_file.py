@@ -1,7 +1,9 @@
 """NDJSON event files (optionally gzip) as an event source with one partition, "0".
 
 Positions are `BYTE:LINE` into the uncompressed stream, so a restart resumes exactly after the
-last line whose effects were committed, and a dead letter names its line.
+last line whose effects were committed, and a dead letter names its line. Each position also
+carries fingerprints of what was read (file_position.py): a file replaced or truncated under the
+same path stops the source with FileReplaced instead of being read from the old offset.
 
 Reading is the first thing the hot path does, so it avoids copies: the file is read into one
 reusable buffer (`readinto`), lines are found in C (numpy without it), and a chunk's records are views into
@@ -28,6 +30,14 @@ from controller.adapters.event_source import (
     RecordChunk,
     RecordView,
     SourceHealth,
+)
+from controller.adapters.file_position import (
+    FilePosition,
+    FileReplaced,
+    Span,
+    changed_under_handle,
+    last_line_span,
+    verify,
 )
 from controller.domain.errors import InputError
 
@@ -74,6 +84,8 @@ class FileEventSource:
         """unread bytes are self._buffer[self._lo:self._hi]; self._byte is where _lo is"""
         self._last: tuple[int, int, int] | None = None
         """(byte, line, buffer index) where the last chunk began, while its bytes are still held"""
+        self._head: Span | None = None
+        """the fingerprint of the open file's first bytes, carried in every position"""
         self._line_size = 256.0
 
     @property
@@ -88,6 +100,10 @@ class FileEventSource:
         try:
             if self._handle is None or self._opened_for != self.path:
                 self._open(self._stored())
+            elif self._moved():
+                # Another file at the path, or a shorter one (followed, or between the daemon's
+                # cycles): check it as on a restart, before reading from it.
+                self._open(self._start)
             self._fill(max_records)
             chunk = self._take(max_records)
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
@@ -135,6 +151,16 @@ class FileEventSource:
                     return datetime.fromisoformat(event.timestamp).astimezone(UTC)
         return None
 
+    def replaced(self) -> FileReplaced | None:
+        """Why the file now at the path is not the one the stored position was read from;
+        None when it is, as far as the position's fingerprints tell."""
+        with self._open_file() as stream:
+            try:
+                verify(self.path, stream, FilePosition.parse(self._stored()))
+            except FileReplaced as exc:
+                return exc
+        return None
+
     def _stored(self) -> str | None:
         return self._positions.position(self.key, PARTITION) if self._positions else None
 
@@ -149,16 +175,26 @@ class FileEventSource:
             raise InputError(f"{self.path}: cannot read event file: {exc.strerror}") from None
 
     def _open(self, position: str | None) -> None:
+        """Open the file at `position`, after checking it is the file the position was read
+        from (raises FileReplaced, before anything is read from it)."""
         self.close()
-        byte, line = _parse(position)
+        where = FilePosition.parse(position)
         handle = self._open_file()
         try:
-            handle.seek(byte)
+            self._head = verify(self.path, handle, where)
+            handle.seek(where.byte)
         except BaseException:
             handle.close()
             raise
         self._handle, self._opened_for = handle, self.path
-        self._byte, self._line, self._start = byte, line, position
+        self._byte, self._line, self._start = where.byte, where.line, position
+
+    def _moved(self) -> bool:
+        assert self._handle is not None
+        try:
+            return changed_under_handle(self.path, self._handle)
+        except OSError:
+            return True
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -232,7 +268,7 @@ class FileEventSource:
         view = memoryview(buffer)[lo : lo + used]
         lines = RecordView(view, starts.astype(np.int64), ends.astype(np.int64))
         self._line_size = 0.8 * self._line_size + 0.2 * (used / len(lines))
-        chunk = self._emit(lines, view, lines.starts + self._byte, used)
+        chunk = self._emit(lines, view, lines.starts + self._byte, used, view[int(starts[-1]) :])
         chunk.lengths = lines.ends - lines.starts
         return chunk
 
@@ -244,7 +280,7 @@ class FileEventSource:
         where = np.array([self._byte], dtype=np.int64)
         if newline >= 0:
             full = newline - lo
-            chunk = self._emit([head], head, where, full + 1)
+            chunk = self._emit([head], head, where, full + 1, head)
         else:
             full, rest, ended = self._hi - lo, b"", False
             self._lo = self._hi = 0
@@ -257,7 +293,7 @@ class FileEventSource:
                 ended = cut >= 0
                 full += cut if ended else len(more)
                 rest = more[cut + 1 :] if ended else b""
-            chunk = self._emit([head], head, where, full + (1 if ended else 0))
+            chunk = self._emit([head], head, where, full + (1 if ended else 0), head)
             self._last = None
             self._room(len(rest))
             self._buffer[: len(rest)] = rest
@@ -271,20 +307,30 @@ class FileEventSource:
         joined: bytes | memoryview,
         line_bytes: npt.NDArray[np.int64],
         used: int,
+        last_line: bytes | memoryview,
     ) -> RecordChunk:
-        start, byte, line = self._start, self._byte, self._line
+        """`last_line`: the last record's bytes from its first, as in the file."""
+        start, byte, line, head = self._start, self._byte, self._line, self._head
         self._last = (byte, line, self._lo)
         self._lo = min(self._lo + used, self._hi)
         self._byte, self._line = byte + used, line + len(records)
-        end = f"{self._byte}:{self._line}"
+        last = last_line_span(int(line_bytes[-1]), last_line)
+        end = FilePosition(self._byte, self._line, head, last).text()
         self._start = end
+
+        def position_at(i: int) -> str:
+            if i == 0:
+                return start if start is not None else FilePosition(byte, line, head).text()
+            before = last_line_span(int(line_bytes[i - 1]), records[i - 1] + b"\n")
+            return FilePosition(int(line_bytes[i]), line + i, head, before).text()
+
         path = self.path
         return RecordChunk(
             partition=PARTITION,
             records=records,
             start=start,
             end=end,
-            position_at=lambda i: f"{int(line_bytes[i])}:{line + i}",
+            position_at=position_at,
             label_at=lambda i: f"{path} line {line + i + 1} (byte {int(line_bytes[i])})",
             joined=joined,
         )
@@ -313,7 +359,5 @@ _NO_OFFSETS = np.zeros(0, dtype=np.int64)
 
 
 def _parse(position: str | None) -> tuple[int, int]:
-    if position is None:
-        return 0, 0
-    byte, _, line = position.partition(":")
-    return int(byte), int(line or 0)
+    where = FilePosition.parse(position)
+    return where.byte, where.line

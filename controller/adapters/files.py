@@ -3,25 +3,42 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 from controller.domain.errors import InputError
 
+NEW_FILE_MODE = 0o666
+"""What the umask trims, as for any file a program creates (0644 under the usual 022): reports,
+CSVs and state are read by other people and tools. tempfile.mkstemp would create 0600, which
+os.replace then carries over to the finished file. No file written here holds a secret (tokens
+and database passwords stay in the environment); one that did would need its own mode."""
 
-def write_atomically(path: Path, text: str) -> None:
-    """Readers see the old file or the new one, never half of one."""
+
+def write_atomically(path: Path, content: str | bytes) -> None:
+    """Readers see the old file or the new one, never half of one. Text is written as UTF-8."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    fd, tmp = _create_beside(path)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content.encode() if isinstance(content, str) else content)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def _create_beside(path: Path) -> tuple[int, Path]:
+    """A new, exclusively created hidden file in `path`'s directory (same file system, so the
+    rename is atomic), with the mode the umask gives new files."""
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, NEW_FILE_MODE), tmp
+        except FileExistsError:
+            continue
 
 
 def read_input_text(path: Path, encoding: str = "utf-8") -> str:

@@ -1,5 +1,6 @@
 """The HTML report: forecast vs actual per persona, capacity vs demand per fleet, errors, plans,
-drift and anomalies. Plots are matplotlib PNGs next to index.html (no pyplot, no display)."""
+drift and anomalies. One self-contained file: the matplotlib plots (no pyplot, no display) are
+embedded as data: URIs."""
 
 from __future__ import annotations
 
@@ -10,19 +11,17 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from controller.adapters.files import write_atomically
 from controller.adapters.forecast_plot import persona_forecast_figure
+from controller.adapters.html_page import png_data_uri, write_page
 from controller.domain.report import FleetPanel, PersonaPanel, ReportData
 from controller.domain.state import FleetStateDocument
 
 
-def write_html_report(data: ReportData, directory: Path) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    persona_images = [_persona_plot(panel, directory) for panel in data.personas]
-    fleet_images = [_fleet_plot(panel, directory) for panel in data.fleets]
-    page = directory / "index.html"
-    write_atomically(page, _page(data, persona_images, fleet_images))
-    return page
+def write_html_report(data: ReportData, target: Path) -> Path:
+    """Write the page to `target` (an .html file, or a directory's index.html); its path."""
+    persona_images = [_persona_plot(panel) for panel in data.personas]
+    fleet_images = [_fleet_plot(panel) for panel in data.fleets]
+    return write_page(target, _page(data, persona_images, fleet_images))
 
 
 def _times(start: datetime, step: timedelta, count: int) -> np.ndarray:
@@ -30,14 +29,11 @@ def _times(start: datetime, step: timedelta, count: int) -> np.ndarray:
     return np.array([naive + step * i for i in range(count)], dtype="datetime64[s]")
 
 
-def _persona_plot(panel: PersonaPanel, directory: Path) -> str:
-    figure = persona_forecast_figure(panel)
-    name = f"persona-{panel.key}.png"
-    figure.savefig(directory / name)
-    return name
+def _persona_plot(panel: PersonaPanel) -> tuple[str, str]:
+    return f"persona {panel.key}", png_data_uri(persona_forecast_figure(panel))
 
 
-def _fleet_plot(panel: FleetPanel, directory: Path) -> str:
+def _fleet_plot(panel: FleetPanel) -> tuple[str, str]:
     figure = Figure(figsize=(11, 3.2), dpi=100)
     axis = figure.subplots()
     if panel.capacity:
@@ -61,9 +57,7 @@ def _fleet_plot(panel: FleetPanel, directory: Path) -> str:
     axis.grid(alpha=0.3)
     figure.autofmt_xdate()
     figure.tight_layout()
-    name = f"fleet-{panel.name}.png"
-    figure.savefig(directory / name)
-    return name
+    return f"fleet {panel.name}", png_data_uri(figure)
 
 
 def _rows(rows: list[list[str]]) -> str:
@@ -72,7 +66,9 @@ def _rows(rows: list[list[str]]) -> str:
     )
 
 
-def _page(data: ReportData, persona_images: list[str], fleet_images: list[str]) -> str:
+def _page(
+    data: ReportData, persona_images: list[tuple[str, str]], fleet_images: list[tuple[str, str]]
+) -> str:
     state = data.state
     errors = sorted({k.rsplit(".", 1)[0] for k in state.feedback})
     error_rows = [
@@ -116,8 +112,7 @@ def _page(data: ReportData, persona_images: list[str], fleet_images: list[str]) 
         else "<p>none</p>"
     )
     images = "".join(
-        f"<img src='{html.escape(n)}' alt='{html.escape(n)}'>"
-        for n in persona_images + fleet_images
+        f"<img src='{uri}' alt='{html.escape(alt)}'>" for alt, uri in persona_images + fleet_images
     )
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>Fleet controller report</title>

@@ -1,4 +1,5 @@
-"""`fleetctl simulate --report DIR`: an HTML page with demand-vs-capacity plots and the metrics."""
+"""`fleetctl simulate --report`: one self-contained HTML page, the metrics table and the
+demand-vs-capacity plots embedded as data: URIs."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure  # no pyplot: no global state, no display backend
 
-from controller.adapters.files import write_atomically
+from controller.adapters.html_page import png_data_uri, write_page
 from controller.simulation.metrics import ElasticityMetrics, required_instances
 from controller.simulation.run import SimulationResult
 
@@ -18,14 +19,13 @@ ZOOM = timedelta(days=2)
 
 
 def write_report(
-    directory: Path,
+    target: Path,
     start: datetime,
     results: Sequence[SimulationResult],
     metrics: Sequence[ElasticityMetrics],
     capacity_per_instance: float,
     title: str,
 ) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
     minutes = np.array([start + timedelta(minutes=i) for i in range(len(results[0].demand))])
     required = np.where(
         np.isnan(results[0].demand),
@@ -38,30 +38,18 @@ def write_report(
             ("whole trace", slice(None)),
             ("first two days", slice(0, int(ZOOM / timedelta(minutes=1)))),
         ):
-            name = f"{result.policy}-{'all' if span.stop is None else 'zoom'}.png"
-            _plot(
-                directory / name,
-                minutes[span],
-                required[span],
-                result,
-                span,
-                f"{result.policy}: {label}",
-            )
-            images.append((result.policy, label, name))
-    page = _page(title, results, metrics, images)
-    path = directory / "index.html"
-    write_atomically(path, page)
-    return path
+            uri = _plot(minutes[span], required[span], result, span, f"{result.policy}: {label}")
+            images.append((result.policy, label, uri))
+    return write_page(target, _page(title, results, metrics, images))
 
 
 def _plot(
-    path: Path,
     times: np.ndarray,
     required: np.ndarray,
     result: SimulationResult,
     span: slice,
     title: str,
-) -> None:
+) -> str:
     figure = Figure(figsize=(11, 3.4), dpi=100)
     axis = figure.subplots()
     axis.plot(times, required, color="black", linewidth=0.7, label="required (demand / C)")
@@ -87,7 +75,7 @@ def _plot(
     axis.grid(alpha=0.3)
     figure.autofmt_xdate()
     figure.tight_layout()
-    figure.savefig(path)
+    return png_data_uri(figure)
 
 
 def _page(
@@ -103,9 +91,9 @@ def _page(
         for r, m in zip(results, metrics, strict=True)
     )
     figures = "".join(
-        f"<figure><img src='{html.escape(name)}' alt='{html.escape(policy)} {html.escape(label)}'>"
+        f"<figure><img src='{uri}' alt='{html.escape(policy)} {html.escape(label)}'>"
         f"<figcaption>{html.escape(policy)}: {html.escape(label)}</figcaption></figure>"
-        for policy, label, name in images
+        for policy, label, uri in images
     )
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>{html.escape(title)}</title>

@@ -1,18 +1,20 @@
 """The HTTP API. Binds to loopback by default; mutating endpoints need the configured token.
 
-The token is compared in constant time and never echoed, logged or returned.
+`/docs` (Swagger UI) and `/redoc` load their scripts and styles from this app (fastapi-offline
+ships them), so they render on a host with no route to a CDN.
 """
 
 from __future__ import annotations
 
-import hmac
 from datetime import datetime
 from typing import Annotated, Any, Protocol
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Response
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Response
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 
 from controller import __version__
+from controller.api.auth import TokenGuard
 from controller.api.metrics import render_metrics
 from controller.domain.errors import FleetError, TemporaryError
 from controller.domain.state import (
@@ -74,7 +76,7 @@ class ErrorBody(BaseModel):
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody, "description": "not found"}}
 GUARDED: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "missing or wrong bearer token"},
-    403: {"model": ErrorBody, "description": "writes disabled: no api.token configured"},
+    403: {"model": ErrorBody, "description": "writes disabled: no FLEET_API__TOKEN configured"},
     409: {"model": ErrorBody, "description": "not approvable now, or refused: the plan changed"},
     503: {"model": ErrorBody, "description": "another apply is running; retry later"},
     **NOT_FOUND,
@@ -88,14 +90,13 @@ class ApprovalResult(BaseModel):
 
 
 def create_app(controller: Controller, status: DaemonStatus, token: str | None) -> FastAPI:
-    app = FastAPI(title="Fleet Persona Controller", version=__version__)
-
-    def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
-        if token is None:
-            raise HTTPException(403, "mutating endpoints are disabled: set api.token in config")
-        presented = (authorization or "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(presented.encode(), token.encode()):
-            raise HTTPException(401, "missing or wrong bearer token")
+    app = FastAPIOffline(
+        title="Fleet Persona Controller",
+        version=__version__,
+        # Swagger UI would otherwise load a validity badge from validator.swagger.io.
+        swagger_ui_parameters={"validatorUrl": None},
+    )
+    require_token = TokenGuard(token)
 
     def latest_state() -> FleetStateDocument:
         document = controller.state_store.get()

@@ -45,6 +45,13 @@ def register(sub: Subparsers) -> None:
     parser.add_argument(
         "--follow", action="store_true", help="keep reading new events until stopped (Ctrl-C)"
     )
+    parser.add_argument(
+        "--from-start",
+        action="store_true",
+        help="a file:// source whose file was replaced or truncated under the same name: read "
+        "the new file from its first line (what is stored stays; refused for the file already "
+        "read, whose events it would count twice)",
+    )
     parser.add_argument("--quiet", action="store_true", help="only the final summary")
     parser.set_defaults(handler=run)
 
@@ -62,6 +69,12 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--speed applies to file:// sources only (got {url})")
     if args.follow and isinstance(source, FileEventSource):
         source.follow = True
+    if args.from_start:
+        try:
+            _read_from_start(ingestion)
+        except BaseException:
+            ingestion.close()
+            raise
     progress = _Progress(url, quiet=args.quiet)
     stop = _StopFlag()
     try:
@@ -85,6 +98,27 @@ def run(args: argparse.Namespace) -> int:
         ingestion.close()
     progress.summary(totals, stored.events, counts, stopped=stop.is_set())
     return 0
+
+
+def _read_from_start(ingestion: Ingestion) -> None:
+    """Point the stored position of a replaced file back at its start (--from-start)."""
+    from controller.adapters.event_file import PARTITION, FileEventSource
+
+    source = ingestion.source
+    if not isinstance(source, FileEventSource):
+        raise InputError(f"--from-start applies to file:// sources only (got {source.url})")
+    stored = ingestion.store.position(source.key, PARTITION)
+    if stored is None:
+        return  # never read: it starts there anyway
+    replaced = source.replaced()
+    if replaced is None:
+        raise InputError(
+            f"{source.path}: --from-start refused: this is the file already read up to "
+            f"{stored.split(';')[0]} (BYTE:LINE), so reading it again would count its events "
+            "twice; without --from-start, ingest reads on from there"
+        )
+    ingestion.store.restart_partition(source.key, PARTITION, stored, "0:0")
+    print(f"{source.path}: {replaced.what}; --from-start: reading it from its first line")
 
 
 def _replay_at_speed(

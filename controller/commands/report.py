@@ -12,16 +12,23 @@ def register(sub: Subparsers) -> None:
         help="write an HTML page: forecast vs actual, capacity vs demand, errors, plans, drift",
     )
     parser.add_argument(
-        "--out", type=Path, required=True, help="directory for index.html and the plots"
+        "--out",
+        type=Path,
+        required=True,
+        metavar="PAGE",
+        help="the HTML file to write (a path ending in .html), or a directory that gets "
+        "index.html; one self-contained file with the plots inside, nothing written beside it",
     )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from controller.adapters.html_page import page_path
     from controller.adapters.html_report import write_html_report
     from controller.workflow.report import gather
     from controller.workflow.wiring import build_controller
 
+    page_path(args.out)  # a bad --out is refused before the stores are opened
     controller = build_controller(cli_config(args))
     try:
         page = write_html_report(gather(controller), args.out)

@@ -94,9 +94,20 @@ def register(sub: Subparsers) -> None:
         help="how often predictive re-runs the automatic model choice (default 6h); "
         "in between it forwards the chosen models over the newer history",
     )
-    parser.add_argument("--out", type=Path, required=True, help="per-minute CSV of --policy")
     parser.add_argument(
-        "--report", type=Path, help="write an HTML report with plots to this directory"
+        "--out",
+        type=Path,
+        required=True,
+        metavar="S.csv",
+        help="per-minute CSV of --policy; each --compare policy P is written beside it as "
+        "S-P.csv (sim.csv: sim-reactive.csv, sim-static.csv)",
+    )
+    parser.add_argument(
+        "--report",
+        type=Path,
+        metavar="PAGE",
+        help="also write an HTML report: a path ending in .html, or a directory that gets "
+        "index.html; one self-contained file with the plots inside, nothing written beside it",
     )
     parser.set_defaults(handler=run)
 
@@ -115,6 +126,10 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--warmup must be whole minutes, got {args.warmup}")
     if args.hold is not None and (args.hold.total_seconds() % 60 or args.hold.total_seconds() <= 0):
         raise InputError(f"--hold must be one or more whole minutes, got {args.hold}")
+    if args.report:
+        from controller.adapters.html_page import page_path
+
+        page_path(args.report)  # refused now, not after minutes of simulating
     trace = read_trace(args.trace)
     chosen = {
         "interval": args.interval,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import stat
 from pathlib import Path
 
 import pytest
 
 from controller.cli import main
+from tests.report_pages import PNG_SIGNATURE, embedded_pngs, outside_references, usual_umask
 
 
 def write_trace(path: Path, rows: list[str]) -> Path:
@@ -64,11 +66,39 @@ def test_simulate_writes_one_row_a_minute_with_the_contract_columns_and_a_report
     assert table[55]["demand"] == "" and table[0]["demand"] == "120"
     assert (tmp_path / "sim-static.csv").is_file()
     page = (tmp_path / "r" / "index.html").read_text()
-    assert (
-        "reactive" in page and "static" in page and (tmp_path / "r" / "reactive-all.png").is_file()
-    )
+    assert "reactive" in page and "static" in page
     printed = capsys.readouterr().out
     assert "reactive" in printed and "cost/oracle" in printed
+
+
+def test_the_simulation_report_is_one_readable_page_with_its_plots_inside(tmp_path: Path) -> None:
+    trace = write_trace(tmp_path / "trace.csv", minutes(60))
+    page = tmp_path / "reports" / "sim.html"
+    with usual_umask():
+        args = simulate_args(trace, tmp_path / "sim.csv", "--policy", "reactive")
+        assert main([*args, "--compare", "static", "--report", str(page)]) == 0
+    assert [p.name for p in page.parent.iterdir()] == ["sim.html"]
+    assert stat.S_IMODE(page.stat().st_mode) == 0o644
+    text = page.read_text()
+    assert outside_references(text) == []
+    plots = embedded_pngs(text)  # per policy: the whole trace and the first two days
+    assert len(plots) == 4 and all(p.startswith(PNG_SIGNATURE) for p in plots)
+
+
+def test_simulate_help_names_every_file_written_beside_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # one line per option: no wrapping inside a file name
+    with pytest.raises(SystemExit):
+        main(["simulate", "--help"])
+    help_text = capsys.readouterr().out
+    assert "each --compare policy P is written beside it as S-P.csv" in help_text
+    assert "one self-contained file with the plots inside, nothing written beside it" in help_text
+    trace = write_trace(tmp_path / "trace.csv", minutes(30))
+    args = simulate_args(trace, tmp_path / "sim.csv", "--compare", "reactive,static")
+    assert main([*args, "--report", str(tmp_path / "sim.html")]) == 0
+    written = {p.name for p in tmp_path.iterdir()} - {"trace.csv"}
+    assert written == {"sim.csv", "sim-reactive.csv", "sim-static.csv", "sim.html"}
 
 
 @pytest.mark.parametrize(

@@ -179,6 +179,24 @@ class IngestStore:
                 raise PositionConflict(f"{source}: concurrent commit ({exc.orig})") from exc
             raise
 
+    def restart_partition(self, source: str, partition: str, expected: str, position: str) -> None:
+        """Read `partition` from `position` next (a file replaced under the same name: from its
+        start), keeping its totals, watermark and open sessions; compare-and-set like a batch."""
+        with self.engine.begin() as conn:
+            moved = conn.execute(
+                update(stream_partitions)
+                .where(
+                    stream_partitions.c.source == source,
+                    stream_partitions.c.partition == partition,
+                    stream_partitions.c.position == expected,
+                )
+                .values(position=position)
+            )
+        if moved.rowcount != 1:
+            raise PositionConflict(
+                f"{source} partition {partition}: position moved from {expected!r} meanwhile"
+            )
+
     def _move(self, conn: Connection, source: str, commit: PartitionCommit, now: int) -> None:
         table = stream_partitions.c
         values = {
