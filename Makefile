@@ -76,7 +76,7 @@ bench: $(VENV)/.bench-installed
 # Rebuild the example replay from the NASA trace (needs ../shared/datasets beside the checkout).
 example-events: $(STAMP)
 	$(BIN)/fleetctl demo-events --trace ../shared/datasets/nasa-http-1995-per-minute.csv \
-	  --out controller/examples/nasa-replay.ndjson.gz --sample 1 --shift 11424d \
+	  --out controller/examples/nasa-replay.ndjson.gz --sample 1 --shift 11424d --event-seconds 60 \
 	  --window 1995-07-25T00:00-04:00/1995-07-28T13:33-04:00 \
 	  --window 1995-08-01T00:00-04:00/1995-08-01T14:52-04:00 \
 	  --window 1995-08-03T04:36-04:00/1995-08-04T00:00-04:00

@@ -75,6 +75,12 @@ class EventsConfig(_Section):
         "or kinesis://STREAM?region=REGION[&endpoint=URL]",
     )
     bucket: Duration = timedelta(minutes=1)
+    event_seconds: Annotated[float, Field(gt=0)] = Field(
+        default=1.0,
+        description="seconds of one session's use an event reports (cpu_ms = cpu_demand x 1000 x "
+        "this, and so on): what the persona matcher expects per event. 1 for a stream that "
+        "reports each session every second; the example replay reports once a session-minute: 60",
+    )
     session_gap: Duration = timedelta(minutes=30)
     max_silence: Duration = Field(
         default=timedelta(minutes=10),

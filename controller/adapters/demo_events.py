@@ -5,6 +5,14 @@ of the trace becomes an event with probability `sample` (binomial thinning keeps
 Events join sessions of a persona (new or continuing); event types, regions and resource use come
 from the persona definitions, with noise. A few malformed lines are mixed in on purpose, as a real
 stream has them, so that the dead-letter path is exercised from the first cycle.
+
+Resource use: an event reports its session's use over `event_seconds` (the convention the matcher
+reads as `events.event_seconds`: cpu_ms = cpu_demand x 1000 x event_seconds, and so on), and a
+session sends at most one event in each `event_seconds` window. So a session active in a window
+used exactly its persona's declared `resource_profile` there (times noise of mean 1), which is
+what the learned profile measures when the windows are the metric buckets. Before, an event
+reported one second while a session sent about one a minute: the example replay showed 1/55 of
+the declared use per session, and learned profiles held the fleets at their minimum.
 """
 
 from __future__ import annotations
@@ -21,12 +29,15 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from controller.domain.persona import WEEKDAYS, OneOffPeak, Persona
+from controller.matching.model import MatcherSettings, per_event
 
 # A persona inside one of its declared peak windows gets this many times its usual share.
 PEAK_BOOST = 3.0
 MALFORMED_SHARE = 0.0003
 SESSION_IDLE = timedelta(minutes=20)
 NEW_SESSION_PROBABILITY = 0.25
+NOISE_SIGMA = 0.35
+"""log-normal spread of one event's resource use; its mean is 1, so sessions average as declared"""
 
 
 @dataclass(frozen=True)
@@ -64,12 +75,15 @@ def generate_events(
     shift: timedelta = timedelta(0),
     seed: int = 7,
     mix: dict[str, float] | None = None,
+    event_seconds: float = 1.0,
 ) -> Iterator[str]:
-    """One NDJSON line per event (and a rare malformed line), in time order."""
+    """One NDJSON line per event (and a rare malformed line), in time order; each event reports
+    its session's use over `event_seconds` (see the module docstring)."""
     rng = np.random.default_rng(seed)
     keys = [p.key for p in personas]
     base_mix = np.array([(mix or {}).get(k, 1.0) for k in keys], dtype=float)
-    sessions: dict[str, list[tuple[str, str, datetime]]] = {k: [] for k in keys}
+    sessions: dict[str, list[_Session]] = {k: [] for k in keys}
+    use = {p.key: per_event(p, MatcherSettings(event_seconds=event_seconds)) for p in personas}
     counter = 0
     for minute in trace:
         arrivals = int(rng.binomial(minute.requests, sample))
@@ -86,8 +100,12 @@ def generate_events(
             if rng.random() < MALFORMED_SHARE:
                 yield _malformed(rng, counter)
                 continue
-            session_id, user_id = _session(rng, sessions[persona.key], persona.key, when, counter)
-            yield json.dumps(_event(rng, persona, when, session_id, user_id), separators=(",", ":"))
+            window = int(when.timestamp() // event_seconds)
+            session_id, user_id = _session(
+                rng, sessions[persona.key], persona.key, when, window, counter
+            )
+            event = _event(rng, persona, use[persona.key], when, session_id, user_id)
+            yield json.dumps(event, separators=(",", ":"))
 
 
 def write_events(lines: Iterable[str], path: Path) -> int:
@@ -137,49 +155,69 @@ def in_peak(persona: Persona, when: datetime) -> bool:
     return False
 
 
+@dataclass
+class _Session:
+    session_id: str
+    user_id: str
+    last: datetime
+    window: int
+    """the `event_seconds` window of its last event: it sends at most one event per window"""
+
+
 def _session(
     rng: np.random.Generator,
-    active: list[tuple[str, str, datetime]],
+    active: list[_Session],
     key: str,
     when: datetime,
+    window: int,
     counter: int,
 ) -> tuple[str, str]:
-    active[:] = [s for s in active if when - s[2] <= SESSION_IDLE]
-    if active and rng.random() > NEW_SESSION_PROBABILITY:
-        index = int(rng.integers(len(active)))
-        session_id, user_id, _ = active[index]
-        active[index] = (session_id, user_id, when)
-        return session_id, user_id
+    active[:] = [s for s in active if when - s.last <= SESSION_IDLE]
+    free = [s for s in active if s.window != window]
+    if free and rng.random() > NEW_SESSION_PROBABILITY:
+        session = free[int(rng.integers(len(free)))]
+        session.last, session.window = when, window
+        return session.session_id, session.user_id
     session_id = f"{key[:3]}-{counter:08d}"
     user_id = f"u{int(rng.integers(1, 10**7)):07d}"
-    active.append((session_id, user_id, when))
+    active.append(_Session(session_id, user_id, when, window))
     return session_id, user_id
 
 
 def _event(
-    rng: np.random.Generator, persona: Persona, when: datetime, session_id: str, user_id: str
+    rng: np.random.Generator,
+    persona: Persona,
+    use: list[float],
+    when: datetime,
+    session_id: str,
+    user_id: str,
 ) -> dict[str, object]:
-    profile = persona.resource_profile
     types = persona.traffic_pattern.access_types
     weights = np.linspace(2.0, 1.0, len(types))
     regions = list(persona.traffic_pattern.geographic_distribution)
     shares = np.array(list(persona.traffic_pattern.geographic_distribution.values()))
-    noise = float(rng.lognormal(0.0, 0.35))
+    noise = float(rng.lognormal(-(NOISE_SIGMA**2) / 2, NOISE_SIGMA))
+    cpu_ms, memory_mb, network_kb, io_ops = (value * noise for value in use)
     event: dict[str, object] = {
         "user_id": user_id,
         "timestamp": when.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
         "event_type": types[int(rng.choice(len(types), p=weights / weights.sum()))],
         "resource_consumption": {
-            "cpu_ms": round(profile.cpu_demand * 1000 * noise, 1),
-            "memory_mb": round(profile.memory_demand * noise, 1),
-            "network_kb": round(profile.network_bandwidth * 125 * noise, 1),
-            "io_ops": round(profile.io_operations * noise),
+            "cpu_ms": _rounded(cpu_ms),
+            "memory_mb": _rounded(memory_mb),
+            "network_kb": _rounded(network_kb),
+            "io_ops": round(io_ops),
         },
         "region": regions[int(rng.choice(len(regions), p=shares / shares.sum()))],
     }
     if rng.random() < 0.85:
         event["session_id"] = session_id
     return event
+
+
+def _rounded(value: float) -> float | int:
+    """A tenth below 100, whole numbers above: noise is +-35%, and digits cost file size."""
+    return round(value, 1) if value < 100 else round(value)
 
 
 def _malformed(rng: np.random.Generator, counter: int) -> str:

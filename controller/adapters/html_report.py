@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from controller.adapters.forecast_plot import persona_forecast_figure
 from controller.adapters.html_page import png_data_uri, write_page
 from controller.domain.report import FleetPanel, PersonaPanel, ReportData
 from controller.domain.state import FleetStateDocument
@@ -29,47 +30,7 @@ def _times(start: datetime, step: timedelta, count: int) -> np.ndarray:
 
 
 def _persona_plot(panel: PersonaPanel) -> tuple[str, str]:
-    figure = Figure(figsize=(11, 3.2), dpi=100)
-    axis = figure.subplots()
-    actual = panel.actual
-    axis.plot(
-        _times(actual.start, actual.step, len(actual)),
-        actual.values,
-        color="black",
-        linewidth=0.8,
-        label="actual",
-    )
-    if panel.hour_ahead:
-        when, value = zip(*panel.hour_ahead, strict=True)
-        axis.plot(
-            when,
-            value,
-            color="tab:green",
-            linewidth=0.8,
-            alpha=0.8,
-            label="forecast made 1 h earlier",
-        )
-    if panel.latest is not None:
-        f = panel.latest
-        times = _times(f.origin, f.step, f.horizon)
-        axis.plot(
-            times, f.mean, color="tab:blue", linewidth=1.0, label=f"latest forecast ({f.model})"
-        )
-        if 0.05 in f.quantiles and 0.95 in f.quantiles:
-            axis.fill_between(
-                times,
-                f.quantiles[0.05],
-                f.quantiles[0.95],
-                color="tab:blue",
-                alpha=0.2,
-                label="p05-p95",
-            )
-    axis.set_title(f"{panel.key}: events per second")
-    axis.legend(loc="upper left", fontsize=8, ncols=4)
-    axis.grid(alpha=0.3)
-    figure.autofmt_xdate()
-    figure.tight_layout()
-    return f"persona {panel.key}", png_data_uri(figure)
+    return f"persona {panel.key}", png_data_uri(persona_forecast_figure(panel))
 
 
 def _fleet_plot(panel: FleetPanel) -> tuple[str, str]:

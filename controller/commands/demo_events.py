@@ -30,6 +30,14 @@ def register(sub: Subparsers) -> None:
         "--shift", type=parse_duration, default=timedelta(0), help="move times by this"
     )
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--event-seconds",
+        type=float,
+        default=60.0,
+        help="seconds of its session's use each event reports; a session sends at most one "
+        "event per such window (set events.event_seconds to the same; default 60: one event "
+        "per session-minute, matching 1-minute metric buckets)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -39,13 +47,17 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0 < args.sample <= 1:
         raise InputError(f"--sample must be in (0, 1], got {args.sample}")
+    if not args.event_seconds > 0:
+        raise InputError(f"--event-seconds must be positive, got {args.event_seconds}")
     windows = [_window(text) for text in args.window] or None
     personas = [p.persona for p in load_persona_directory(args.personas)]
     try:
         trace = read_trace(args.trace, windows)
     except (OSError, ValueError) as exc:
         raise InputError(str(exc)) from None
-    lines = generate_events(trace, personas, args.sample, args.shift, args.seed)
+    lines = generate_events(
+        trace, personas, args.sample, args.shift, args.seed, event_seconds=args.event_seconds
+    )
     count = write_events(lines, args.out)
     print(f"wrote {count:,} lines to {args.out} from {len(trace):,} trace minutes")
     return 0

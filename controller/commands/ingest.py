@@ -6,6 +6,7 @@ import argparse
 import signal
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -78,7 +79,9 @@ def run(args: argparse.Namespace) -> int:
     stop = _StopFlag()
     try:
         if args.speed is not None:
-            totals = _replay_at_speed(ingestion, args, stop, progress)
+            totals = _replay_at_speed(
+                ingestion, args.speed, args.max_events, args.follow, stop.is_set, progress
+            )
         else:
             totals = ingestion.ingestor.run(
                 max_records=args.max_events,
@@ -119,9 +122,19 @@ def _read_from_start(ingestion: Ingestion) -> None:
 
 
 def _replay_at_speed(
-    ingestion: Ingestion, args: argparse.Namespace, stop: _StopFlag, progress: _Progress
+    ingestion: Ingestion,
+    speed: float,
+    max_events: int | None,
+    follow: bool,
+    should_stop: Callable[[], bool],
+    progress: _Progress,
+    monotonic: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> IngestTotals:
-    """Events are released when a clock running `speed` x real time reaches their timestamp."""
+    """Events are released when a clock running `speed` x real time reaches their timestamp.
+
+    Each release is its own ingest run with totals of its own, so progress is handed the
+    totals since the replay began (earlier runs plus this one), not the last run's."""
     from controller.adapters.event_file import FileEventSource
     from controller.workflow.ingestion import IngestTotals
 
@@ -136,23 +149,36 @@ def _replay_at_speed(
     overall = IngestTotals()
     if first is None:
         return overall
-    began = time.monotonic()
-    while not stop.is_set():
-        now = first + timedelta(seconds=(time.monotonic() - began) * args.speed)
-        remaining = None if args.max_events is None else args.max_events - overall.records
+
+    def so_far(report: BatchReport, run: IngestTotals) -> None:
+        progress.batch(report, _merged(overall, run))
+
+    began = monotonic()
+    while not should_stop():
+        now = first + timedelta(seconds=(monotonic() - began) * speed)
+        remaining = None if max_events is None else max_events - overall.records
         if remaining is not None and remaining <= 0:
             break
         totals = ingestion.ingestor.run(
-            until=now, max_records=remaining, should_stop=stop.is_set, on_batch=progress.batch
+            until=now, max_records=remaining, should_stop=should_stop, on_batch=so_far
         )
         _merge(overall, totals)
-        if source.caught_up() and not args.follow:
+        if source.caught_up() and not follow:
             break
         wait = 0.5
         if totals.next_event_at is not None:
-            wait = min(1.0, max(0.0, (totals.next_event_at - now).total_seconds() / args.speed))
-        time.sleep(wait)
+            wait = min(1.0, max(0.0, (totals.next_event_at - now).total_seconds() / speed))
+        sleep(wait)
     return overall
+
+
+def _merged(earlier: IngestTotals, latest: IngestTotals) -> IngestTotals:
+    from controller.workflow.ingestion import IngestTotals
+
+    both = IngestTotals()
+    _merge(both, earlier)
+    _merge(both, latest)
+    return both
 
 
 def _merge(into: IngestTotals, more: IngestTotals) -> None:
@@ -170,26 +196,41 @@ def _merge(into: IngestTotals, more: IngestTotals) -> None:
 
 
 class _Progress:
-    def __init__(self, url: str, quiet: bool) -> None:
+    """One line a second while batches commit, each with the totals since the run began; the
+    last totals are printed before the summary if the one-a-second limit held them back."""
+
+    def __init__(
+        self, url: str, quiet: bool, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self.url = url
         self.quiet = quiet
-        self.began = time.monotonic()
+        self.monotonic = monotonic
+        self.began = monotonic()
         self.last_print = 0.0
+        self.held_back: tuple[BatchReport, IngestTotals] | None = None
 
     def batch(self, report: BatchReport, totals: IngestTotals) -> None:
         if report.conflict:
             self._say(f"  {report.conflict}; re-reading from the stored position")
-        now = time.monotonic()
-        if self.quiet or now - self.last_print < PROGRESS_EVERY_S:
+        now = self.monotonic()
+        if self.quiet:
+            return
+        if now - self.last_print < PROGRESS_EVERY_S:
+            self.held_back = (report, totals)
             return
         self.last_print = now
+        self.held_back = None
+        self._line(report, totals, now)
+
+    def _line(self, report: BatchReport, totals: IngestTotals, now: float) -> None:
         rate = totals.records / max(now - self.began, 1e-9)
         letters = sum(totals.dead_letters.values())
         mark = _t(totals.watermark)
         parts = ",".join(report.partitions)
         self._say(
             f"  {totals.records:>12,} records {totals.events:>12,} events {rate:>10,.0f}/s  "
-            f"{letters:,} dead letters  stream time {mark}  partitions {parts}"
+            f"{letters:,} dead letters  {totals.sessions:,} sessions  stream time {mark}  "
+            f"partitions {parts}"
         )
 
     def problem(self, problem: SourceProblem | None) -> None:
@@ -204,7 +245,11 @@ class _Progress:
     def summary(
         self, totals: IngestTotals, stored_events: int, counts: dict[str, int], stopped: bool
     ) -> None:
-        elapsed = time.monotonic() - self.began
+        now = self.monotonic()
+        if self.held_back is not None:
+            self._line(*self.held_back, now)
+            self.held_back = None
+        elapsed = now - self.began
         rate = totals.records / max(elapsed, 1e-9)
         letters = sum(totals.dead_letters.values())
         kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(totals.dead_letters.items()))

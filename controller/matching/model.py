@@ -18,9 +18,11 @@ Declared parameters (no labels needed):
 - rho: the declared `geographic_distribution`, smoothed by `region_smoothing` (unknown regions and
   sessions without a region get the smoothed share of the 'other' slot).
 - mu: the declared per-session profile in per-event units. An event is taken to stand for
-  `event_seconds` (default 1 s) of one active session's demand: cpu_ms = cpu_demand * 1000 *
-  event_seconds, memory_mb = memory_demand (a level, not a rate), network_kb = network_bandwidth
-  (Mbps) * 125 * event_seconds, io_ops = io_operations * event_seconds. s = `resource_sigma`.
+  `event_seconds` (default 1 s, `events.event_seconds`) of one active session's demand: cpu_ms =
+  cpu_demand * 1000 * event_seconds, memory_mb = memory_demand * event_seconds (MB held over
+  those seconds, as the learned profile averages it: with 1 s it reads as the level),
+  network_kb = network_bandwidth (Mbps) * 125 * event_seconds, io_ops = io_operations *
+  event_seconds. s = `resource_sigma`.
 
 Scoring a stream expands the resource square into matrix products and scores each distinct
 type mix once (`SessionFeatures.type_rows`); `log_likelihood` keeps the direct form.
@@ -361,7 +363,7 @@ def per_event(persona: Persona, settings: MatcherSettings) -> list[float]:
     profile, t = persona.resource_profile, settings.event_seconds
     return [
         profile.cpu_demand * 1000.0 * t,
-        float(profile.memory_demand),
+        profile.memory_demand * t,
         profile.network_bandwidth * 125.0 * t,
         profile.io_operations * t,
     ]

@@ -32,8 +32,9 @@ class PersonaVersions:
     versions: tuple[int, ...]
 
 
-def matcher_settings(anomalies: AnomaliesConfig) -> MatcherSettings:
+def matcher_settings(anomalies: AnomaliesConfig, event_seconds: float = 1.0) -> MatcherSettings:
     return MatcherSettings(
+        event_seconds=event_seconds,
         min_probability=anomalies.min_probability,
         max_outlier_z=anomalies.max_outlier_z,
         resource_z=anomalies.resource_z,
@@ -57,8 +58,10 @@ def build_matcher(
     versions: Sequence[int],
     anomalies: AnomaliesConfig,
     learned: dict[Key, LearnedRow] | None = None,
+    event_seconds: float = 1.0,
 ) -> PersonaMatcher:
-    matcher = PersonaMatcher.from_personas(personas, matcher_settings(anomalies), versions)
+    settings = matcher_settings(anomalies, event_seconds)
+    matcher = PersonaMatcher.from_personas(personas, settings, versions)
     return with_learned_rows(matcher, learned) if learned and personas else matcher
 
 
@@ -66,14 +69,27 @@ def matcher_in_force(
     config: ControllerConfig, store: MatcherStore, personas: PersonaVersions
 ) -> PersonaMatcher:
     """Declared parameters plus what was adopted from learning (see MatcherStore)."""
-    return build_matcher(personas.personas, personas.versions, config.anomalies, store.adopted())
+    return build_matcher(
+        personas.personas,
+        personas.versions,
+        config.anomalies,
+        store.adopted(),
+        config.events.event_seconds,
+    )
 
 
 def matcher_learned(
     config: ControllerConfig, store: MatcherStore, personas: PersonaVersions
 ) -> PersonaMatcher:
     """Declared parameters plus everything learned so far (adopted or not)."""
-    return build_matcher(personas.personas, personas.versions, config.anomalies, store.learned())
+    return build_matcher(
+        personas.personas,
+        personas.versions,
+        config.anomalies,
+        store.learned(),
+        config.events.event_seconds,
+    )
+
 
 
 def last_day_activity(store: MetricStore, keys: Iterable[str], bucket: timedelta) -> LastDay | None:
