@@ -91,7 +91,6 @@ def matcher_learned(
     )
 
 
-
 def last_day_activity(store: MetricStore, keys: Iterable[str], bucket: timedelta) -> LastDay | None:
     """What each persona in `keys` matched over the last day of stored metrics (None while the
     store holds less than a day): `personas drift` and the state document report the silent."""
