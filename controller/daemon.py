@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import sys
 import threading
 import uuid
@@ -41,6 +40,7 @@ from controller.workflow.cycle import CycleFailed, run_cycle
 from controller.workflow.drift import enabled_views, run_drift_check
 from controller.workflow.summary import format_outcome
 from controller.workflow.wiring import Controller
+from controller.workflow.writer_lease import instance_name
 
 JOB_ID = "fleet-cycle"
 DRIFT_JOB_ID = "fleet-drift-{view}"
@@ -86,7 +86,7 @@ class Daemon:
         self.lease = LeaseStore(controller.engine) if ha.enabled else None
         self.lease_ttl = ha.lease_ttl
         self.lease_clock = lease_clock or SystemClock()  # leases need wall time, even in replay
-        self.instance = ha.instance or _slug(socket.gethostname())
+        self.instance = instance_name(controller.config)
         self.holder = holder or f"{self.instance}:{os.getpid()}"
         self.leading = threading.Event()
         self._standby_reported = False
@@ -250,11 +250,6 @@ class Daemon:
 
     def _print(self, text: str) -> None:
         print(text, file=self.out, flush=True)
-
-
-def _slug(name: str) -> str:
-    cleaned = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
-    return cleaned[:40] or "controller"
 
 
 def _safe_url(url: str) -> str:

@@ -1,0 +1,88 @@
+"""One writer at a time: `fleetctl cycle`, `plan` and `approve` hold the lease the daemon holds.
+
+Without it a one-shot command ran beside a daemon's cycle: both planned against one Terraform
+state, and the daemon's next cycle failed on Terraform's state lock (or applied over what the
+command had just approved). With `ha.enabled` a command takes the lease for as long as it runs,
+renewing it like the daemon's heartbeat, and is refused, naming the holder, while anyone else
+holds it. A daemon that finds the lease held by a command stands by until it is released.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from controller.adapters.storage.lease_store import LeaseStore
+from controller.config import ControllerConfig
+from controller.domain.clock import Clock, SystemClock
+from controller.domain.errors import FleetError
+from controller.workflow.wiring import Controller
+
+
+class LeaseHeldElsewhere(FleetError):
+    """Another daemon or command holds the controller lease; retry once it is released."""
+
+    retryable = True
+
+
+def instance_name(config: ControllerConfig) -> str:
+    """ha.instance, else this host's name as a slug."""
+    if config.ha.instance:
+        return config.ha.instance
+    cleaned = "".join(c if c.isalnum() else "-" for c in socket.gethostname().lower()).strip("-")
+    return cleaned[:40] or "controller"
+
+
+@contextmanager
+def sole_writer(
+    controller: Controller, command: str, clock: Clock | None = None
+) -> Iterator[str | None]:
+    """Hold the controller lease while the body runs; yields the holder name (None without HA).
+
+    Raises LeaseHeldElsewhere, naming the holder, if someone else holds a live lease.
+    """
+    ha = controller.config.ha
+    if not ha.enabled:
+        yield None
+        return
+    clock = clock or SystemClock()  # leases are wall time, even when cycles replay
+    store = LeaseStore(controller.engine)
+    holder = f"fleetctl {command} on {instance_name(controller.config)}:{os.getpid()}"
+    now = clock.now()
+    if not store.try_acquire(holder, ha.lease_ttl, now):
+        current = store.current()
+        held = current.describe(now) if current else "just taken by another process"
+        raise LeaseHeldElsewhere(
+            f"refused: fleetctl {command} needs the controller lease, which is {held}. "
+            "A daemon (or another fleetctl command) is working on this configuration; stop it "
+            "first, or approve through the daemon's API (POST /plans/PLAN_ID/approve)."
+        )
+    stop = threading.Event()
+    heartbeat = threading.Thread(
+        target=_renew, args=(store, holder, controller, clock, stop), daemon=True
+    )
+    heartbeat.start()
+    try:
+        yield holder
+    finally:
+        stop.set()
+        heartbeat.join()
+        store.release(holder)
+
+
+def _renew(
+    store: LeaseStore, holder: str, controller: Controller, clock: Clock, stop: threading.Event
+) -> None:
+    ttl = controller.config.ha.lease_ttl
+    while not stop.wait(ttl.total_seconds() / 3):
+        if not store.renew(holder, ttl, clock.now()):
+            print(
+                f"warning: {holder} lost the controller lease (renewal came after it expired)",
+                file=sys.stderr,
+                flush=True,
+            )
+            return
