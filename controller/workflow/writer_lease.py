@@ -15,8 +15,9 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 
-from controller.adapters.storage.lease_store import LeaseStore
+from controller.adapters.storage.lease_store import LeaseHolder, LeaseStore
 from controller.config import ControllerConfig
 from controller.domain.clock import Clock, SystemClock
 from controller.domain.errors import FleetError
@@ -51,11 +52,12 @@ def sole_writer(
         return
     clock = clock or SystemClock()  # leases are wall time, even when cycles replay
     store = LeaseStore(controller.engine)
-    holder = f"fleetctl {command} on {instance_name(controller.config)}:{os.getpid()}"
+    here = instance_name(controller.config)
+    holder = f"fleetctl {command} on {here}:{os.getpid()}"
     now = clock.now()
-    if not store.try_acquire(holder, ha.lease_ttl, now):
-        current = store.current()
-        held = current.describe(now) if current else "just taken by another process"
+    blocking = _acquire(store, holder, here, ha.lease_ttl, now)
+    if blocking is not None:
+        held = blocking.describe(now) if blocking.holder else "just taken by another process"
         raise LeaseHeldElsewhere(
             f"refused: fleetctl {command} needs the controller lease, which is {held}. "
             "A daemon (or another fleetctl command) is working on this configuration; stop it "
@@ -72,6 +74,37 @@ def sole_writer(
         stop.set()
         heartbeat.join()
         store.release(holder)
+
+
+def _acquire(
+    store: LeaseStore, holder: str, here: str, ttl: timedelta, now: datetime
+) -> LeaseHolder | None:
+    """Take the lease; None when we hold it, else who does (holder '' if it just moved on)."""
+    if store.try_acquire(holder, ttl, now):
+        return None
+    current = store.current()
+    if current is not None and _died_here(current.holder, here):
+        # a command or daemon of this host was killed (SIGKILL, a crash): its lease would only
+        # block until it expired, and the next cycle's crash recovery is what it waits for
+        if store.take_over(current.holder, holder, ttl, now):
+            return None
+        current = store.current()
+    return current or LeaseHolder("", now, now, now)
+
+
+def _died_here(holder: str, here: str) -> bool:
+    """True when `holder` ('alpha:41' or 'fleetctl cycle on alpha:41') is a process of this
+    instance that no longer runs."""
+    instance, _, pid = holder.rsplit(" on ", 1)[-1].rpartition(":")
+    if instance != here or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, another user's
+    return False
 
 
 def _renew(
