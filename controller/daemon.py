@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import sys
 import threading
 import uuid
@@ -36,11 +35,12 @@ from controller.adapters.storage.lease_store import LeaseStore
 from controller.api.server import ApiServer
 from controller.domain.clock import Clock, SystemClock
 from controller.domain.drift import DriftView
-from controller.domain.errors import FleetError
+from controller.domain.errors import FleetError, PermanentError
 from controller.workflow.cycle import CycleFailed, run_cycle
 from controller.workflow.drift import enabled_views, run_drift_check
 from controller.workflow.summary import format_outcome
 from controller.workflow.wiring import Controller
+from controller.workflow.writer_lease import instance_name
 
 JOB_ID = "fleet-cycle"
 DRIFT_JOB_ID = "fleet-drift-{view}"
@@ -86,10 +86,13 @@ class Daemon:
         self.lease = LeaseStore(controller.engine) if ha.enabled else None
         self.lease_ttl = ha.lease_ttl
         self.lease_clock = lease_clock or SystemClock()  # leases need wall time, even in replay
-        self.instance = ha.instance or _slug(socket.gethostname())
+        self.instance = instance_name(controller.config)
         self.holder = holder or f"{self.instance}:{os.getpid()}"
         self.leading = threading.Event()
         self._standby_reported = False
+        self._output = threading.Lock()  # lines come from the scheduler, heartbeat and main threads
+        self._api: ApiServer | None = None
+        self._api_deferred = False  # the port was taken (by the leader): serve once we lead
 
     @property
     def is_leader(self) -> bool:
@@ -113,6 +116,8 @@ class Daemon:
             self.failures += 1
             self._print(f"cycle FAILED: {exc}")
         self.cycles += 1
+        if self.controller.clock_mode == "replay":
+            self._drift_on_replay_clock()
         if self.max_cycles is not None and self.cycles >= self.max_cycles:
             self.stopping.set()
 
@@ -127,6 +132,17 @@ class Daemon:
             return
         self._print("\n".join(report.lines()))
 
+    def _drift_on_replay_clock(self) -> None:
+        """In replay, each view's interval is simulated time: a check is due once the replay
+        clock moved that far past the view's last check. (Wall-clock jobs would check once in
+        many simulated days: a cycle moves the replay clock by clock.step every few seconds.)"""
+        now = self.controller.clock.now()
+        last = {c.view: c.checked_at for c in self.controller.drift_store.last_checks()}
+        for view in enabled_views(self.controller.config):
+            checked = last.get(view)
+            if checked is None or now - checked >= _drift_interval(self.controller, view):
+                self.run_drift(view)
+
     def _lead(self) -> bool:
         """True when this daemon may run a cycle now (it holds, or just took, the lease)."""
         if self.lease is None:
@@ -139,6 +155,8 @@ class Daemon:
                 )
                 self.leading.set()
                 self._standby_reported = False
+                if self._api_deferred:
+                    self._start_api()
             return True
         self.leading.clear()
         if not self._standby_reported:
@@ -180,10 +198,23 @@ class Daemon:
         _DAEMONS[self._id] = self
         restore = self._install_signals() if install_signals else (lambda: None)
         heartbeat = threading.Thread(target=self._heartbeat, name="lease-heartbeat", daemon=True)
-        api = ApiServer(self.controller, self) if config.api.enabled else None
+        replay = self.controller.clock_mode == "replay"
+        views = enabled_views(config)
+        drift = ", ".join(
+            f"{v} every {_drift_interval(self.controller, v)}"
+            + (" of replay time" if replay else "")
+            for v in views
+        )
         try:
-            if api is not None:
-                self._print(f"api: serving on {api.start()} (read-only without api.token)")
+            # the banner first, whole, before any thread can print (it once split a `leader:` line)
+            self._print(
+                f"fleetctl daemon: a cycle every {config.schedule.interval}, apply_mode "
+                f"{config.apply_mode}, {self.controller.clock_mode} clock, store {_safe_url(config.sqlalchemy_url)}. "
+                "Ctrl-C stops after the running cycle."
+                + (f" Drift checks: {drift}." if drift else " Drift checks: off.")
+            )
+            if config.api.enabled:
+                self._start_api()
             if self.lease is not None:
                 heartbeat.start()
             scheduler.start()
@@ -196,12 +227,12 @@ class Daemon:
                 seconds=config.schedule.interval.total_seconds(),
                 next_run_time=datetime.now(UTC),
             )
-            drift_every = {
-                "terraform": config.drift.terraform.interval,
-                "aws": config.drift.aws.interval,
-            }
-            for view in enabled_views(config):
-                every = drift_every[view].total_seconds()
+            scheduled = () if replay else views  # in replay, run_one checks on the replay clock
+            for job in scheduler.get_jobs():  # left in the job table by an earlier run
+                if job.id.startswith(DRIFT_JOB_ID.format(view="")) and job.args[1] not in scheduled:
+                    job.remove()
+            for view in scheduled:
+                every = _drift_interval(self.controller, view).total_seconds()
                 scheduler.add_job(
                     _scheduled_drift,
                     "interval",
@@ -212,26 +243,39 @@ class Daemon:
                     misfire_grace_time=None,
                     next_run_time=datetime.now(UTC) + timedelta(seconds=min(every, 5.0)),
                 )
-            views = ", ".join(f"{v} every {drift_every[v]}" for v in enabled_views(config))
-            self._print(
-                f"fleetctl daemon: a cycle every {config.schedule.interval}, apply_mode "
-                f"{config.apply_mode}, {self.controller.clock_mode} clock, store {_safe_url(config.sqlalchemy_url)}. "
-                "Ctrl-C stops after the running cycle."
-                + (f" Drift checks: {views}." if views else " Drift checks: off.")
-            )
             while not self.stopping.wait(0.2):
                 pass
             self._print("stopping: waiting for the running cycle to finish...")
             scheduler.shutdown(wait=True)
         finally:
-            if api is not None:
-                api.stop()
+            if self._api is not None:
+                self._api.stop()
             _DAEMONS.pop(self._id, None)
             restore()
             if self.lease is not None:
                 self.lease.release(self.holder)  # a standby takes over at once, not after the TTL
         self._print(f"stopped after {self.cycles} cycle(s), {self.failures} failed")
         return 0
+
+    def _start_api(self) -> None:
+        """Serve the API; with HA, a port in use (the leader's, on this host) waits until we lead."""
+        config = self.controller.config
+        api = ApiServer(self.controller, self)
+        try:
+            url = api.start()
+        except PermanentError as exc:
+            if self.lease is None or self.is_leader:
+                raise
+            self._api_deferred = True
+            self._print(f"{exc}; standing by: this daemon serves the API once it leads")
+            return
+        self._api, self._api_deferred = api, False
+        access = (
+            "approve needs the bearer token"
+            if config.api.token
+            else "read-only: set api.token to approve"
+        )
+        self._print(f"api: serving on {url} ({access})")
 
     def _install_signals(self) -> Callable[[], None]:
         def handle(signum: int, _frame: FrameType | None) -> None:
@@ -249,12 +293,15 @@ class Daemon:
         return restore
 
     def _print(self, text: str) -> None:
-        print(text, file=self.out, flush=True)
+        """One whole line per message, even with several threads printing."""
+        with self._output:
+            self.out.write(text + "\n")
+            self.out.flush()
 
 
-def _slug(name: str) -> str:
-    cleaned = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
-    return cleaned[:40] or "controller"
+def _drift_interval(controller: Controller, view: DriftView) -> timedelta:
+    drift = controller.config.drift
+    return drift.terraform.interval if view == "terraform" else drift.aws.interval
 
 
 def _safe_url(url: str) -> str:

@@ -6,11 +6,15 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from controller.adapters.storage.db import connect
+from controller.adapters.storage.lease_store import LeaseStore
 from controller.cli import main
+from controller.config import load_config
 
 pytestmark = pytest.mark.terraform
 
@@ -108,3 +112,25 @@ def test_personas_validate_also_checks_the_calendar_naming_file_and_line(project
     result = fleetctl("personas", "validate", cwd=project.parent)
     assert result.returncode == 1
     assert f"{calendar}:3: campaigns.0.persona" in result.stderr and "nobody" in result.stderr
+
+
+@pytest.mark.parametrize("command", [["cycle"], ["plan"], ["approve", "000001-abcdef12"]])
+def test_cycle_plan_and_approve_are_refused_while_a_daemon_holds_the_lease_naming_it(
+    project: Path, command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = load_config(project)
+    engine = connect(config.sqlalchemy_url)
+    try:
+        daemon = LeaseStore(engine)
+        assert daemon.try_acquire("alpha:4242", timedelta(seconds=30), datetime.now(UTC))
+
+        assert main(["--config", str(project), *command]) == 1
+
+        err = capsys.readouterr().err
+        assert f"refused: fleetctl {command[0]} needs the controller lease" in err
+        assert "which is held by alpha:4242 (heartbeat " in err
+        assert not (config.data_dir / "state.json").exists()
+        current = daemon.current()
+        assert current is not None and current.holder == "alpha:4242"  # left to its holder
+    finally:
+        engine.dispose()

@@ -10,16 +10,19 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import select
 
-from controller.adapters.storage.db import cycle_runs
+from controller.adapters.storage.db import cycle_runs, drift_checks, from_epoch
 from controller.config import load_config
 from controller.daemon import Daemon
 from controller.domain.clock import FixedClock
 from controller.workflow.wiring import build_controller
+from tests.helpers import START, make_project
 
 pytestmark = pytest.mark.terraform
 
@@ -141,3 +144,83 @@ def test_ctrl_c_to_the_process_group_mid_terraform_lets_the_cycle_finish(project
     assert process.returncode == 0, err
     assert "stopping: waiting for the running cycle to finish" in output
     assert "FAILED" not in output and "stopped after 1 cycle(s), 0 failed" in output
+
+
+class WriteRecorder(io.StringIO):
+    """An output that remembers each write, to see whether a line was written whole."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return super().write(text)
+
+
+def test_every_daemon_line_is_written_whole_and_the_banner_comes_first(
+    project: Path, clock: FixedClock
+) -> None:
+    controller = build_controller(load_config(project), clock=clock)
+    out = WriteRecorder()
+    try:
+        Daemon(controller, out=out, max_cycles=1).serve(install_signals=False)
+    finally:
+        controller.close()
+    assert all(w.endswith("\n") for w in out.writes)  # never a line, then its end apart
+    assert out.writes[0].startswith("fleetctl daemon: a cycle every ")
+    assert any(w.startswith("leader: ") for w in out.writes)
+
+
+@pytest.mark.parametrize(
+    ("token", "access"),
+    [
+        (None, "(read-only: set api.token to approve)"),
+        ("s3cret", "(approve needs the bearer token)"),
+    ],
+)
+def test_the_banner_says_read_only_only_when_no_api_token_is_set(
+    project: Path, clock: FixedClock, token: str | None, access: str
+) -> None:
+    config = load_config(project)
+    config = config.model_copy(
+        update={"api": config.api.model_copy(update={"token": SecretStr(token) if token else None})}
+    )
+    controller = build_controller(config, clock=clock)
+    out = io.StringIO()
+    daemon = Daemon(controller, out=out)
+    daemon.stopping.set()  # the banner and the API line only, no cycle
+    try:
+        daemon.serve(install_signals=False)
+    finally:
+        controller.close()
+    (api_line,) = [line for line in out.getvalue().splitlines() if line.startswith("api: ")]
+    assert api_line.endswith(access)
+    assert ("read-only" in api_line) == (token is None)
+    assert "s3cret" not in out.getvalue()
+
+
+def test_in_replay_drift_checks_run_on_the_replay_clock(
+    tmp_path: Path, two_day_events: Path
+) -> None:
+    start = START + timedelta(days=1)
+    project = make_project(
+        tmp_path,
+        events=two_day_events,
+        clock={"mode": "replay", "step": "30m", "start": start.isoformat()},
+        drift={"terraform": {"enabled": True, "interval": "45m"}},
+    )
+    controller = build_controller(load_config(project))
+    out = io.StringIO()
+    try:
+        Daemon(controller, out=out, max_cycles=4).serve(install_signals=False)
+        with controller.engine.connect() as conn:
+            checked = [
+                from_epoch(r.checked_at)
+                for r in conn.execute(select(drift_checks.c.checked_at).order_by(drift_checks.c.id))
+            ]
+    finally:
+        controller.close()
+    # after each cycle the replay clock is 30 min on; a check is due 45 replay minutes after the last
+    assert checked == [start + timedelta(minutes=30), start + timedelta(minutes=90)]
+    assert "Drift checks: terraform every 0:45:00 of replay time." in out.getvalue()

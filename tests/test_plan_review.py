@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from controller.config import load_config
 from controller.domain.clock import FixedClock
 from controller.domain.errors import PermanentError
 from controller.review.markdown import render_markdown
+from controller.review.model import PlanReview
 from controller.workflow.cycle import CycleFailed, run_cycle
 from controller.workflow.review_step import approve, reviews_dir
 from controller.workflow.wiring import build_controller
@@ -122,10 +124,8 @@ def test_approve_refuses_a_plan_that_changed_since_it_was_reviewed(
     controller = build_controller(config, clock=clock)
     try:
         held = run_cycle(controller)
-        # Meanwhile another plan of the same changes is applied: the held plan is now stale.
-        controller.config = config.model_copy(update={"apply_mode": "auto"})
-        applied = run_cycle(controller)
-        assert applied.plan_status == "applied"
+        # Meanwhile the stack gained a resource: the held plan is no longer what would apply.
+        (tmp_path / "stack" / "extra.tf").write_text('resource "terraform_data" "extra" {}\n')
 
         with pytest.raises(PermanentError, match="changed since it was reviewed"):
             approve(controller, held.plan.plan_id)
@@ -133,6 +133,75 @@ def test_approve_refuses_a_plan_that_changed_since_it_was_reviewed(
         assert stored is not None and stored.status == "stale"
     finally:
         controller.close()
+
+
+def test_a_superseded_plan_is_refused_naming_the_newer_one(
+    tmp_path: Path, two_day_events: Path, clock: FixedClock
+) -> None:
+    project = _project(tmp_path, two_day_events, apply_mode="review")
+    controller = build_controller(load_config(project), clock=clock)
+    try:
+        older = run_cycle(controller)
+        clock.advance(timedelta(minutes=30))
+        newer = run_cycle(controller)
+        assert newer.plan_status == "waiting-for-review"
+
+        with pytest.raises(PermanentError) as refused:
+            approve(controller, older.plan.plan_id)
+
+        assert (
+            f"refused: plan {older.plan.plan_id} was superseded by plan {newer.plan.plan_id}"
+            in str(refused.value)
+        )
+        assert f"`fleetctl approve {newer.plan.plan_id}`" in str(refused.value)
+        assert not (controller.workspace.stack_dir / "terraform.tfstate").exists()
+        stored = controller.plan_store.get(older.plan.plan_id)
+        assert stored is not None and stored.status == "waiting-for-review"
+    finally:
+        controller.close()
+
+
+def test_after_approve_the_state_and_the_review_files_say_applied_at_once(
+    tmp_path: Path, two_day_events: Path, clock: FixedClock
+) -> None:
+    project = _project(tmp_path, two_day_events, apply_mode="review")
+    config = load_config(project)
+    controller = build_controller(config, clock=clock)
+    try:
+        held = run_cycle(controller)
+        plan_id = held.plan.plan_id
+        clock.advance(timedelta(minutes=7))
+
+        approve(controller, plan_id)
+
+        document = json.loads((config.data_dir / "state.json").read_text())
+        assert document["version"] == 2
+        assert document["last_plan"]["plan_id"] == plan_id
+        assert document["last_plan"]["status"] == "applied"
+        assert {f["name"]: f["capacity_now"] for f in document["fleets"]} == {
+            a.fleet: a.desired_now for a in held.allocations
+        }
+        stored_state = controller.state_store.get()
+        assert stored_state is not None and stored_state.last_plan is not None
+        assert stored_state.last_plan.status == "applied"
+        review = json.loads((reviews_dir(config) / f"{plan_id}.json").read_text())
+        assert review["applied_at"] == clock.now().isoformat()
+        assert review["one_line"].endswith("; applied")
+        markdown = (reviews_dir(config) / f"{plan_id}.md").read_text()
+        assert f"**approved and applied {clock.now():%Y-%m-%d %H:%MZ}**" in markdown
+        assert "waiting for approval" not in markdown
+    finally:
+        controller.close()
+
+
+def test_a_stored_review_reads_back_as_the_same_review(project: Path, clock: FixedClock) -> None:
+    controller = build_controller(load_config(project), clock=clock)
+    try:
+        review = run_cycle(controller).review
+    finally:
+        controller.close()
+    assert review is not None
+    assert PlanReview.from_dict(json.loads(json.dumps(review.to_dict()))) == review
 
 
 def test_a_failed_apply_reports_terraforms_diagnostics_and_keeps_the_previous_state_document(

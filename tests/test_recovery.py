@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -68,6 +69,33 @@ def test_retries_are_bounded_then_the_cycle_fails_with_the_cause(
     controller.close()
     assert failure.value.retryable and failure.value.step == "gate-apply"
     assert delays == [2.0, 4.0]
+
+
+def test_a_terraform_state_lock_held_elsewhere_is_temporary_and_retried(
+    project: Path, clock: FixedClock
+) -> None:
+    controller = build_controller(load_config(project), clock=clock)
+    delays: list[float] = []
+    try:
+        run_cycle(controller)  # applies, so the state file exists
+        state_file = controller.workspace.stack_dir / "terraform.tfstate"
+        with state_file.open("r+") as holder:
+            # the lock Terraform's local backend takes (fcntl F_SETLK), as another plan would
+            fcntl.lockf(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+            def sleep(seconds: float) -> None:
+                delays.append(seconds)
+                fcntl.lockf(holder, fcntl.LOCK_UN)  # ...which finishes during the backoff
+
+            controller.sleep = sleep
+            clock.advance(timedelta(minutes=30))
+            outcome = run_cycle(controller)
+    finally:
+        controller.close()
+    assert delays == [2.0]
+    incident = outcome.state.incidents[0]
+    assert (incident.step, incident.status) == ("plan", "retrying")
+    assert "Error acquiring the state lock" in incident.error
 
 
 def test_a_permanent_error_is_not_retried(project: Path, clock: FixedClock) -> None:

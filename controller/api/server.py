@@ -24,7 +24,7 @@ class ApiServer:
         )
         # run() in a non-main thread leaves signal handling to the daemon (uvicorn checks)
         self._thread = threading.Thread(target=self._server.run, name="api", daemon=True)
-        self._host = config.host
+        self._host, self._port = config.host, config.port
 
     def start(self, timeout: float = 10) -> str:
         """Start serving; returns the URL (with the real port when the config asked for 0)."""
@@ -33,7 +33,7 @@ class ApiServer:
         while not self._server.started:
             if not self._thread.is_alive():
                 raise PermanentError(
-                    f"api: could not serve on {self._host} (port in use? see api.port)"
+                    f"api: could not serve on {self._host}:{self._port} (port in use? see api.port)"
                 )
             if time.monotonic() > deadline:
                 raise PermanentError("api: did not start within 10s")

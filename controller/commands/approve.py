@@ -17,10 +17,12 @@ def register(sub: Subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from controller.workflow.review_step import approve
     from controller.workflow.wiring import build_controller
+    from controller.workflow.writer_lease import sole_writer
 
     controller = build_controller(cli_config(args))
     try:
-        approval = approve(controller, args.plan_id)
+        with sole_writer(controller, "approve"):
+            approval = approve(controller, args.plan_id)
     finally:
         controller.close()
     print(approval.message)

@@ -14,10 +14,12 @@ def run(args: argparse.Namespace) -> int:
     from controller.workflow.cycle import run_cycle
     from controller.workflow.summary import format_outcome
     from controller.workflow.wiring import build_controller
+    from controller.workflow.writer_lease import sole_writer
 
     controller = build_controller(cli_config(args))
     try:
-        outcome = run_cycle(controller)
+        with sole_writer(controller, "cycle"):
+            outcome = run_cycle(controller)
         print(format_outcome(outcome, controller.clock_mode))
     finally:
         controller.close()

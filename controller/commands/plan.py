@@ -20,11 +20,13 @@ def run(args: argparse.Namespace) -> int:
     from controller.workflow.cycle import run_cycle
     from controller.workflow.review_step import reviews_dir
     from controller.workflow.wiring import build_controller
+    from controller.workflow.writer_lease import sole_writer
 
     config = cli_config(args)
     controller = build_controller(config.model_copy(update={"apply_mode": "review"}))
     try:
-        outcome = run_cycle(controller)
+        with sole_writer(controller, "plan"):
+            outcome = run_cycle(controller)
     finally:
         controller.close()
     review = outcome.review

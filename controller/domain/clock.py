@@ -52,6 +52,10 @@ class ReplayClock:
             max(self._now + self.step, _aware(to)) if to is not None else self._now + self.step
         )
 
+    def catch_up(self, to: datetime) -> None:
+        """Move on to `to` if it is later (a position another process saved); never back."""
+        self._now = max(self._now, _aware(to))
+
 
 def _aware(when: datetime) -> datetime:
     if when.tzinfo is None:

@@ -35,3 +35,11 @@ class TerraformError(FleetError):
         self.exit_code = exit_code
         self.diagnostics = diagnostics
         super().__init__(f"terraform {command} failed (exit {exit_code}):\n{diagnostics.strip()}")
+
+
+class TerraformStateLocked(TerraformError, TemporaryError):
+    """Terraform could not take its state lock: another plan or apply holds it, which passes.
+
+    Still a TerraformError (it carries the lock holder from Terraform's diagnostics), and
+    retryable like every TemporaryError.
+    """

@@ -38,6 +38,8 @@ def render_markdown(review: PlanReview) -> str:
 
 def _header(review: PlanReview) -> str:
     verdict = VERDICT[review.verdict].format(plan_id=review.plan_id)
+    if review.applied_at is not None:
+        verdict = f"approved and applied {review.applied_at:%Y-%m-%d %H:%MZ}"
     return (
         f"### Plan `{review.plan_id}`: {review.describe_changes()}\n"
         f"{review.created_at:%Y-%m-%d %H:%MZ} · apply mode `{review.apply_mode}` · **{verdict}**\n\n"

@@ -81,6 +81,8 @@ class PlanReview:
     guardrails: tuple[GuardrailResult, ...]
     verdict: Verdict
     unpriced_regions: tuple[str, ...] = field(default_factory=tuple)
+    applied_at: datetime | None = None
+    """set when a held plan was approved and applied (the review files are rewritten then)"""
 
     @property
     def has_changes(self) -> bool:
@@ -113,8 +115,52 @@ class PlanReview:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["created_at"] = self.created_at.isoformat()
-        data["one_line"] = self.one_line()
+        data["applied_at"] = self.applied_at.isoformat() if self.applied_at else None
+        data["one_line"] = self.one_line("applied" if self.applied_at else None)
         return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PlanReview:
+        """A review read back from to_dict's output (a stored review, to be rendered again)."""
+        applied = data.get("applied_at")
+        return cls(
+            plan_id=data["plan_id"],
+            created_at=datetime.fromisoformat(data["created_at"]),
+            apply_mode=data["apply_mode"],
+            fingerprint=data["fingerprint"],
+            fleets=tuple(_fleet_review_from(f) for f in data["fleets"]),
+            load_balancers=tuple(
+                LoadBalancerReview(
+                    name=lb["name"],
+                    capacity_units_now=lb["capacity_units_now"],
+                    capacity_units_planned=lb["capacity_units_planned"],
+                    weights=dict(lb["weights"]),
+                    reasons=tuple(lb["reasons"]),
+                    changes=_changes_from(lb["changes"]),
+                )
+                for lb in data["load_balancers"]
+            ),
+            counts=dict(data["counts"]),
+            other_changes=_changes_from(data["other_changes"]),
+            cost_per_hour_now=data["cost_per_hour_now"],
+            cost_per_hour_planned=data["cost_per_hour_planned"],
+            guardrails=tuple(GuardrailResult(**g) for g in data["guardrails"]),
+            verdict=data["verdict"],
+            unpriced_regions=tuple(data.get("unpriced_regions", ())),
+            applied_at=datetime.fromisoformat(applied) if applied else None,
+        )
+
+
+def _changes_from(items: Sequence[Mapping[str, Any]]) -> tuple[ResourceChange, ...]:
+    return tuple(ResourceChange(**c) for c in items)
+
+
+def _fleet_review_from(data: Mapping[str, Any]) -> FleetReview:
+    fields = dict(data)
+    fields["schedule"] = tuple(ScheduleEntry(**s) for s in data["schedule"])
+    fields["reasons"] = tuple(data["reasons"])
+    fields["changes"] = _changes_from(data["changes"])
+    return FleetReview(**fields)
 
 
 def describe_cost(now: float | None, planned: float | None) -> str:

@@ -33,7 +33,7 @@ from controller.workflow.learning import forecast_with_feedback
 from controller.workflow.monitor import monitor_fleets
 from controller.workflow.review_step import gate_and_apply, in_force
 from controller.workflow.state_document import build_state_document
-from controller.workflow.wiring import REPLAY_POSITION_KEY, Controller
+from controller.workflow.wiring import REPLAY_POSITION_KEY, Controller, resume_replay_position
 
 T = TypeVar("T")
 
@@ -113,6 +113,7 @@ class _Recorder:
 
 def run_cycle(controller: Controller) -> CycleOutcome:
     config = controller.config
+    resume_replay_position(controller)
     interrupted = tuple(controller.run_store.interrupted())
     if interrupted:
         controller.run_store.mark_interrupted(list(interrupted))

@@ -6,7 +6,7 @@ first plans again from the same variables and refuses if the plan is not the one
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from controller.domain.plan import PlanSummary
 from controller.domain.state import PlanStatus
 from controller.review.guardrails import Guardrails
 from controller.review.model import FleetBaseline, PlanReview, build_review
+from controller.workflow.state_document import with_plan_applied
 from controller.workflow.steps import AllocationSet
 from controller.workflow.wiring import Controller
 
@@ -138,9 +139,19 @@ def approve(controller: Controller, plan_id: str) -> Approval:
         raise InputError(
             f"plan {plan_id} is {stored.status}; only a plan waiting for review can be approved"
         )
+    newer = controller.plan_store.newest_after(stored.cycle_id)
+    if newer is not None:
+        raise PermanentError(
+            f"refused: plan {plan_id} was superseded by plan {newer.plan_id} (cycle "
+            f"{newer.cycle_id}, {newer.status}), planned from newer forecasts; "
+            + (
+                f"review that one and run `fleetctl approve {newer.plan_id}`"
+                if newer.status in APPROVABLE
+                else "nothing older may be applied over it"
+            )
+        )
     review = stored.summary.get("review")
-    approved = review.get("fingerprint") if isinstance(review, dict) else None
-    if not approved:
+    if not isinstance(review, dict) or not review.get("fingerprint"):
         raise PermanentError(f"plan {plan_id} has no reviewed fingerprint to compare against")
     workspace = controller.workspace
     recheck_id = f"{plan_id}-recheck"
@@ -148,7 +159,7 @@ def approve(controller: Controller, plan_id: str) -> Approval:
         workspace.prepare()
         controller.renderer.write_variables(stored.variables, workspace.stack_dir)
         again = workspace.plan(recheck_id)
-        if again.fingerprint != approved:
+        if again.fingerprint != review["fingerprint"]:
             controller.plan_store.set_status(plan_id, "stale")
             raise PermanentError(
                 f"refused: plan {plan_id} changed since it was reviewed (now: "
@@ -161,4 +172,15 @@ def approve(controller: Controller, plan_id: str) -> Approval:
             controller.plan_store.set_status(plan_id, "failed")
             raise
     controller.plan_store.set_status(plan_id, "applied")
+    _record_applied(controller, stored, review)
     return Approval(plan_id, recheck_id, True, f"plan {plan_id} re-planned unchanged and applied")
+
+
+def _record_applied(controller: Controller, stored: StoredPlan, review: dict[str, object]) -> None:
+    """Say applied at once: the review files and a new state document version (and state.json),
+    rather than leaving both at 'waiting for approval' until the next cycle."""
+    applied = PlanReview.from_dict(review)
+    save_review(replace(applied, applied_at=controller.clock.now()), reviews_dir(controller.config))
+    document = controller.state_store.get()
+    if document is not None:
+        controller.state_store.save(with_plan_applied(document, stored))

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
+from controller.adapters.storage.plan_store import StoredPlan
 from controller.domain.allocation import FleetAllocation
 from controller.domain.forecast import Forecast
 from controller.domain.monitor import FleetHealth
@@ -116,6 +117,35 @@ def build_state_document(
             dead_letters_this_cycle=ingested.dead_letters,
             watermark=ingested.last_event_at,
         ),
+    )
+
+
+def with_plan_applied(document: FleetStateDocument, plan: StoredPlan) -> FleetStateDocument:
+    """The document once an approved plan was applied: its plan applied, its capacities in force.
+
+    Written by `fleetctl approve` at once, so the state says applied now, not after the next cycle.
+    """
+    applied = plan.variables.get("fleets", {})
+    review = plan.summary.get("review", {})
+    assert isinstance(applied, dict) and isinstance(review, dict)
+    counts = review.get("counts", {})
+    fleets = [
+        f.model_copy(update={"capacity_now": int(applied[f.name]["desired_capacity"])})
+        if f.name in applied
+        else f
+        for f in document.fleets
+    ]
+    last_plan = PlanState(
+        plan_id=plan.plan_id,
+        status="applied",
+        summary=str(plan.summary.get("describe", "")),
+        add=int(counts.get("add", 0)),
+        change=int(counts.get("change", 0)),
+        destroy=int(counts.get("destroy", 0)),
+        replace=int(counts.get("replace", 0)),
+    )
+    return document.model_copy(
+        update={"fleets": fleets, "last_plan": last_plan, "generated_at": datetime.now(UTC)}
     )
 
 

@@ -181,6 +181,20 @@ def _runner(config: ControllerConfig) -> TerraformRunner:
     return EmbeddedTerraform()
 
 
+def resume_replay_position(controller: Controller) -> None:
+    """Catch the replay clock up with the position last saved in the database.
+
+    The clock is read from the database once, when the controller is built; since then another
+    daemon (before a failover) or a one-shot `fleetctl cycle` may have moved it on. Only the
+    lease holder runs cycles, so what is saved now is the latest: continuing from it means
+    simulated time never goes backwards.
+    """
+    clock = controller.clock
+    saved = controller.meta_store.get(REPLAY_POSITION_KEY)
+    if isinstance(clock, ReplayClock) and saved is not None:
+        clock.catch_up(datetime.fromisoformat(saved))
+
+
 def _clock(
     config: ControllerConfig, meta: MetaStore, source: EventSource, ingest: IngestStore
 ) -> Clock:

@@ -80,6 +80,22 @@ class LeaseStore:
         except IntegrityError:
             return False  # someone else holds a live lease (or won the race to insert it)
 
+    def take_over(self, stale: str, holder: str, ttl: timedelta, now: datetime) -> bool:
+        """Take the lease from `stale` (known dead) before it expires; False if it moved on."""
+        stamp = now.timestamp()
+        with self.engine.begin() as conn:
+            taken = conn.execute(
+                update(leases)
+                .where(leases.c.name == self.name, leases.c.holder == stale)
+                .values(
+                    holder=holder,
+                    acquired_at=stamp,
+                    heartbeat_at=stamp,
+                    expires_at=(now + ttl).timestamp(),
+                )
+            )
+            return taken.rowcount == 1
+
     def renew(self, holder: str, ttl: timedelta, now: datetime) -> bool:
         """Extend our lease; False when it is no longer ours (expired and taken over)."""
         with self.engine.begin() as conn:

@@ -61,6 +61,22 @@ class PlanStore:
         with self.engine.connect() as conn:
             return [_stored(row) for row in conn.execute(query)]
 
+    def newest_after(self, cycle_id: int) -> StoredPlan | None:
+        """The newest cycle plan made after `cycle_id` that did not fail or go stale: the one
+        that supersedes a plan of that cycle. Reconcile plans restore what is applied and
+        supersede nothing."""
+        query = (
+            select(plans)
+            .where(plans.c.cycle_id > cycle_id)
+            .where(plans.c.status.not_in(("failed", "stale")))
+            .where(plans.c.plan_id.not_like("reconcile-%"))
+            .order_by(plans.c.cycle_id.desc(), plans.c.created_at.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).one_or_none()
+        return None if row is None else _stored(row)
+
     def last_applied(self) -> StoredPlan | None:
         query = (
             select(plans)

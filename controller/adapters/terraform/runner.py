@@ -20,7 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from controller.domain.errors import PermanentError, TerraformError
+from controller.domain.errors import PermanentError, TerraformError, TerraformStateLocked
+
+# What Terraform (and OpenTofu) print when another process holds the state lock; the local
+# backend and S3/DynamoDB both say it the same way.
+STATE_LOCK_MESSAGE = "Error acquiring the state lock"
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,14 @@ class TerraformRunner(Protocol):
     def run(self, workdir: Path, command: str, args: list[str]) -> TerraformResult:
         """Run `terraform -chdir=workdir command args...`; never raises for a non-zero exit."""
         ...
+
+
+def terraform_failure(command: str, result: TerraformResult) -> TerraformError:
+    """The error for a failed command: a held state lock is temporary, anything else is not."""
+    diagnostics = result.stderr or result.stdout
+    if STATE_LOCK_MESSAGE in diagnostics:
+        return TerraformStateLocked(command, result.exit_code, diagnostics)
+    return TerraformError(command, result.exit_code, diagnostics)
 
 
 class EmbeddedTerraform:

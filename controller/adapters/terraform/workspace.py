@@ -26,8 +26,12 @@ from typing import Any
 
 from controller.adapters.files import write_atomically
 from controller.adapters.terraform.plan_json import parse_outputs, parse_plan, parse_refresh_only
-from controller.adapters.terraform.runner import TerraformResult, TerraformRunner
-from controller.domain.errors import PermanentError, TemporaryError, TerraformError
+from controller.adapters.terraform.runner import (
+    TerraformResult,
+    TerraformRunner,
+    terraform_failure,
+)
+from controller.domain.errors import PermanentError, TemporaryError
 from controller.domain.plan import PlanSummary
 from controller.domain.refresh import RefreshOnlyPlan
 
@@ -72,7 +76,7 @@ class TerraformWorkspace:
             self.stack_dir, "plan", [*COMMON, "-detailed-exitcode", f"-out={planfile.resolve()}"]
         )
         if result.exit_code not in (0, 2):
-            raise TerraformError("plan", result.exit_code, result.stderr or result.stdout)
+            raise terraform_failure("plan", result)
         shown = self.runner.run(
             self.stack_dir, "show", ["-json", "-no-color", str(planfile.resolve())]
         )
@@ -114,9 +118,7 @@ class TerraformWorkspace:
                 ],
             )
             if result.exit_code not in (0, 2):
-                raise TerraformError(
-                    "plan -refresh-only", result.exit_code, result.stderr or result.stdout
-                )
+                raise terraform_failure("plan -refresh-only", result)
             shown = self.runner.run(
                 self.stack_dir, "show", ["-json", "-no-color", str(planfile.resolve())]
             )
@@ -186,7 +188,7 @@ class TerraformWorkspace:
     @staticmethod
     def _check(command: str, result: TerraformResult) -> TerraformResult:
         if result.exit_code != 0:
-            raise TerraformError(command, result.exit_code, result.stderr or result.stdout)
+            raise terraform_failure(command, result)
         return result
 
 
