@@ -12,7 +12,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from controller.commands.common import Subparsers, cli_config, positive_int
-from controller.domain.errors import InputError
+from controller.domain.errors import UsageError
 
 if TYPE_CHECKING:
     from controller.workflow.ingestion import BatchReport, Ingestion, IngestTotals, SourceProblem
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     source = ingestion.source
     if args.speed is not None and not source.replayable:
         ingestion.close()
-        raise InputError(f"--speed applies to file:// sources only (got {url})")
+        raise UsageError(f"--speed applies to file:// sources only (got {url})")
     if args.follow and isinstance(source, FileEventSource):
         source.follow = True
     progress = _Progress(url, quiet=args.quiet)
