@@ -233,8 +233,8 @@ def connect_existing(url: str) -> Engine:
         path = Path(url.removeprefix("sqlite:///"))
         if not path.is_file():
             raise InputError(
-                f"no store at {path} (data_dir {path.parent}): check --config / data_dir, "
-                "or run `fleetctl cycle` or `fleetctl ingest` first"
+                f"no store at {path} (data_dir {path.parent}): run `fleetctl cycle` first "
+                "(or `fleetctl ingest`), or check --config and data_dir"
             )
         return connect(url)
     engine = create_engine(postgres_driver_url(url), pool_pre_ping=True)
@@ -242,7 +242,7 @@ def connect_existing(url: str) -> Engine:
         engine.dispose()
         raise InputError(
             f"no store in {engine.url.render_as_string(hide_password=True)}: "
-            "run `fleetctl cycle` or `fleetctl ingest` first"
+            "run `fleetctl cycle` first (or `fleetctl ingest`), or check database_url"
         )
     engine.dispose()
     return connect(url)
