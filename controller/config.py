@@ -50,6 +50,10 @@ def parse_duration(value: object) -> timedelta:
         match = _DURATION.match(value)
         if match:
             return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+        if _DURATION.match(value.strip().removeprefix("-")):
+            raise ValueError(
+                f"a duration cannot be negative, got {value!r} (expected e.g. 30s, 5m, 2h, 1d)"
+            )
     raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 5m, 2h, 1d)")
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -41,3 +43,20 @@ def controller(config: ControllerConfig, clock: FixedClock) -> Iterator[Controll
     built = build_controller(config, clock=clock)
     yield built
     built.close()
+
+
+@pytest.fixture(scope="module")
+def planned_project(tmp_path_factory: pytest.TempPathFactory, two_day_events: Path) -> Path:
+    """A project after `fleetctl plan` (a cycle that applied nothing) and an ingest: a store with
+    a state document, a run, metrics and dead letters. Shared by a module's tests: read only."""
+    config = make_project(tmp_path_factory.mktemp("planned"), events=two_day_events)
+    for args in (["plan"], ["ingest", "--quiet"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "controller.cli", "--config", str(config), *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+    return config

@@ -17,7 +17,6 @@ from pathlib import Path
 import msgspec
 
 from controller.adapters.event_decode import EventDecoder
-from controller.adapters.files import write_atomically
 from controller.domain.errors import InputError
 from controller.ingest.columns import EventColumns
 
@@ -75,10 +74,8 @@ def read_event_file(path: Path, max_event_bytes: int) -> EventFile:
     return EventFile(decoded.events, users)
 
 
-def write_sessions_csv(path: Path, rows: Sequence[SessionRow]) -> None:
-    """The CSV, written beside `path` and renamed into place (never half a file)."""
-    if not path.parent.is_dir():
-        raise InputError(f"--out {path}: directory {path.parent} does not exist")
+def sessions_csv(rows: Sequence[SessionRow]) -> str:
+    """The CSV text: a header, then one row per session."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(SESSION_COLUMNS)
@@ -94,7 +91,7 @@ def write_sessions_csv(path: Path, rows: Sequence[SessionRow]) -> None:
                 f"{row.probability:.4f}",
             )
         )
-    write_atomically(path, buffer.getvalue())
+    return buffer.getvalue()
 
 
 def iso_ms(ms: int) -> str:

@@ -98,6 +98,17 @@ def write_simulation(
     booting: np.ndarray,
     desired: np.ndarray,
 ) -> None:
+    write_atomically(path, simulation_csv(start, demand, serving, booting, desired))
+
+
+def simulation_csv(
+    start: datetime,
+    demand: FloatArray,
+    serving: np.ndarray,
+    booting: np.ndarray,
+    desired: np.ndarray,
+) -> str:
+    """`timestamp,demand,serving,booting,desired`, one row a minute; a gap in demand is empty."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["timestamp", "demand", "serving", "booting", "desired"])
@@ -105,4 +116,4 @@ def write_simulation(
         value = "" if math.isnan(demand[t]) else f"{demand[t]:g}"
         when = (start + MINUTE * t).strftime("%Y-%m-%dT%H:%M:%SZ")
         writer.writerow([when, value, int(serving[t]), int(booting[t]), int(desired[t])])
-    write_atomically(path, buffer.getvalue())
+    return buffer.getvalue()

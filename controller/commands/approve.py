@@ -9,6 +9,9 @@ def register(sub: Subparsers) -> None:
     parser = sub.add_parser(
         "approve",
         help="apply a held plan: plans again first and refuses if the plan changed",
+        description="Applies a plan held for review (apply_mode review, or a guardrail held "
+        "it): plans again from the variables that were reviewed and refuses if the result "
+        "differs from the reviewed plan, else applies the saved plan file.",
     )
     parser.add_argument("plan_id", metavar="PLAN_ID", help="as printed by `fleetctl plan`")
     parser.set_defaults(handler=run)

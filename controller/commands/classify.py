@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from controller.commands.common import Subparsers, cli_config
+from controller.commands.output import out_file, write_text
 
 DESCRIPTION = """\
 Reads an NDJSON event file (optionally .gz) as a whole, groups its events into sessions the way
@@ -34,17 +35,21 @@ def register(sub: Subparsers) -> None:
         "--input", type=Path, required=True, metavar="EVENTS.ndjson", help="event file"
     )
     parser.add_argument(
-        "--out", type=Path, required=True, metavar="SESSIONS.csv", help="CSV file to write"
+        "--out",
+        type=out_file,
+        required=True,
+        metavar="SESSIONS.csv",
+        help="CSV file to write (whole or not at all), or - for standard output",
     )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from controller.adapters.session_csv import write_sessions_csv
+    from controller.adapters.session_csv import sessions_csv
     from controller.workflow.classify import classify_file
 
     rows = classify_file(cli_config(args), args.input)
-    write_sessions_csv(args.out, rows)
+    write_text(args.out, sessions_csv(rows))
     matched = sum(1 for r in rows if r.persona)
     print(
         f"{len(rows)} sessions: {matched} matched, {len(rows) - matched} unmatched -> {args.out}",

@@ -6,7 +6,15 @@ from controller.commands.common import Subparsers, cli_config
 
 
 def register(sub: Subparsers) -> None:
-    parser = sub.add_parser("cycle", help="run exactly one full cycle, print its summary, exit")
+    parser = sub.add_parser(
+        "cycle",
+        help="run exactly one full cycle, print its summary, exit",
+        description="One full cycle, as the daemon runs it: sync personas, ingest events, "
+        "watch the last apply, forecast, learn from realized errors, look for anomalies, "
+        "allocate capacity, render and plan Terraform, review, apply if apply_mode and the "
+        "guardrails allow, save the state document. Prints what each step did; exit 0, or 1 "
+        "when the cycle failed (`fleetctl runs` shows which step and why).",
+    )
     parser.set_defaults(handler=run)
 
 

@@ -2,15 +2,20 @@ from __future__ import annotations
 
 import argparse
 
-from controller.commands.common import Subparsers, cli_config, positive_int
-from controller.config import parse_duration
+from controller.commands.common import Subparsers, cli_config, positive_duration, positive_int
 
 
 def register(sub: Subparsers) -> None:
-    parser = sub.add_parser("daemon", help="run cycles on the configured schedule until stopped")
-    parser.add_argument("--max-cycles", type=positive_int, help="stop after N cycles")
+    parser = sub.add_parser(
+        "daemon",
+        help="run cycles on the configured schedule until stopped",
+        description="Runs a cycle every schedule.interval until SIGINT/SIGTERM (the running "
+        "cycle finishes first), holding the store's lease so one daemon acts at a time, and "
+        "serves the HTTP API (api: in config). docs/operations.md covers running it for real.",
+    )
+    parser.add_argument("--max-cycles", type=positive_int, metavar="N", help="stop after N cycles")
     parser.add_argument(
-        "--interval", type=parse_duration, help="override schedule.interval, e.g. 10s"
+        "--interval", type=positive_duration, help="override schedule.interval, e.g. 10s"
     )
     parser.set_defaults(handler=run)
 

@@ -14,18 +14,24 @@ PREVIEW = 80
 
 def register(sub: Subparsers) -> None:
     parser = sub.add_parser(
-        "deadletters", help="events set aside by ingestion, with source position and reason"
+        "deadletters",
+        help="events set aside by ingestion, with source position and reason",
+        description="Events ingestion set aside (malformed, too late, too far ahead, too big), "
+        "each with where it was in its source, why, and the start of its raw bytes; then a count "
+        "by reason. Reads the store only: a store that does not exist is reported, not created.",
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument("--limit", type=positive_int, help="show at most N dead letters")
+    parser.add_argument(
+        "--limit", type=positive_int, metavar="N", help="show at most N dead letters"
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from controller.adapters.storage.db import connect
+    from controller.adapters.storage.db import connect_existing
     from controller.adapters.storage.ingest_store import IngestStore
 
-    engine = connect(cli_config(args).sqlalchemy_url)
+    engine = connect_existing(cli_config(args).sqlalchemy_url)
     try:
         store = IngestStore(engine)
         letters = store.dead_letters(args.limit)

@@ -12,6 +12,10 @@ def register(sub: Subparsers) -> None:
     parser = sub.add_parser(
         "drift",
         help="check drift now (Terraform refresh-only plan and/or live AWS) and print findings",
+        description="Compares what was applied with what is there now: Terraform's refresh-only "
+        "plan and/or a live read of the AWS fleets. Each finding is drift, expected (an "
+        "autoscaler's own change) or unknown; fleets with drift_policy reconcile are re-planned "
+        "with --reconcile. docs/drift.md has the rules.",
     )
     parser.add_argument(
         "--view",

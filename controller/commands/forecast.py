@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from controller.commands.common import Subparsers, positive_int
+from controller.commands.output import file_to_write, notes_for, out_file, write_text
 from controller.domain.errors import InputError
 from controller.domain.forecast import Forecast
 from controller.domain.series import Series
@@ -28,7 +29,13 @@ def register(sub: Subparsers) -> None:
         "--input", required=True, type=Path, help="CSV: [series_id,]timestamp,value"
     )
     parser.add_argument("--horizon", required=True, type=positive_int, help="steps to forecast")
-    parser.add_argument("--out", required=True, type=Path, help="CSV to write (atomically)")
+    parser.add_argument(
+        "--out",
+        required=True,
+        type=out_file,
+        metavar="F.csv",
+        help="CSV to write (whole or not at all), or - for standard output",
+    )
     parser.add_argument(
         "--freq",
         type=_duration,
@@ -42,19 +49,30 @@ def register(sub: Subparsers) -> None:
         default=None,
         help="central interval in percent; repeat for several (default 95)",
     )
-    parser.add_argument("--plot", type=Path, default=None, help="PNG of history and forecast")
+    parser.add_argument(
+        "--plot",
+        type=file_to_write,
+        default=None,
+        metavar="P.png",
+        help="PNG of history and forecast (one panel per series, the first six)",
+    )
     parser.add_argument(
         "--since",
         type=_timestamp,
         default=None,
         help="ignore history before this ISO 8601 time (a known change in traffic)",
     )
-    parser.add_argument("--workers", type=positive_int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument(
+        "--workers",
+        type=positive_int,
+        default=min(2, os.cpu_count() or 1),
+        metavar="N",
+        help="processes forecasting series side by side (default: 2, or 1 on one core)",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from controller.adapters.files import write_atomically
     from controller.adapters.series_csv import forecast_csv, read_series_csv
 
     levels: list[float] = sorted(set(args.level or [95.0]))
@@ -66,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     forecasts = list(
         _progress(_forecast_all(series, args.horizon, levels, args.workers), len(series))
     )
-    write_atomically(args.out, forecast_csv(forecasts, levels))
+    write_text(args.out, forecast_csv(forecasts, levels))
     if args.plot is not None:
         from controller.adapters.forecast_plot import plot_forecasts
 
@@ -75,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"{len(forecasts)} series x {args.horizon} steps -> {args.out}"
         + (f" and {args.plot}" if args.plot else "")
-        + f" (models: {'; '.join(models)})"
+        + f" (models: {'; '.join(models)})",
+        file=notes_for(args.out),
     )
     return 0
 

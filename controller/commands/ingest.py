@@ -13,7 +13,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from controller.commands.common import Subparsers, cli_config, positive_int
-from controller.domain.errors import InputError
+from controller.domain.errors import InputError, UsageError
 
 if TYPE_CHECKING:
     from controller.workflow.ingestion import BatchReport, Ingestion, IngestTotals, SourceProblem
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     source = ingestion.source
     if args.speed is not None and not source.replayable:
         ingestion.close()
-        raise InputError(f"--speed applies to file:// sources only (got {url})")
+        raise UsageError(f"--speed applies to file:// sources only (got {url})")
     if args.follow and isinstance(source, FileEventSource):
         source.follow = True
     if args.from_start:
@@ -106,7 +106,7 @@ def _read_from_start(ingestion: Ingestion) -> None:
 
     source = ingestion.source
     if not isinstance(source, FileEventSource):
-        raise InputError(f"--from-start applies to file:// sources only (got {source.url})")
+        raise UsageError(f"--from-start applies to file:// sources only (got {source.url})")
     stored = ingestion.store.position(source.key, PARTITION)
     if stored is None:
         return  # never read: it starts there anyway

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from controller.commands.common import Subparsers, cli_config, positive_int
+from controller.commands.common import Subparsers, cli_config, existing_directory, positive_int
 from controller.commands.persona_output import (
     history_lines,
     persona_yaml,
@@ -69,8 +69,8 @@ def register(sub: Subparsers) -> None:
     history.add_argument("name", help="persona key or name")
     diff = action("diff", "field changes between two versions of a persona", run_diff, True)
     diff.add_argument("name", help="persona key or name")
-    diff.add_argument("from_version", type=positive_int, metavar="A")
-    diff.add_argument("to_version", type=positive_int, metavar="B")
+    diff.add_argument("from_version", type=positive_int, metavar="A", help="the older version")
+    diff.add_argument("to_version", type=positive_int, metavar="B", help="the newer version")
     create = action("create", "add a persona from a YAML file (version 1)", run_create, True)
     create.add_argument("file", type=Path, help="persona YAML file")
     update = action("update", "write a new version from a YAML file", run_update, True)
@@ -89,12 +89,22 @@ def register(sub: Subparsers) -> None:
     )
     validate = action("validate", "check every persona file; all problems, exit 1", run_validate)
     validate.add_argument(
-        "directory", nargs="?", type=Path, help="default: personas_dir from config"
+        "directory",
+        nargs="?",
+        type=existing_directory,
+        metavar="DIR",
+        help="the directory of persona files (default: personas_dir from config)",
     )
     sync = action(
         "sync", "apply a directory to the store in one transaction", run_sync, json_flag=True
     )
-    sync.add_argument("directory", nargs="?", type=Path, help="default: personas_dir from config")
+    sync.add_argument(
+        "directory",
+        nargs="?",
+        type=existing_directory,
+        metavar="DIR",
+        help="the directory of persona files (default: personas_dir from config)",
+    )
     sync.add_argument("--dry-run", action="store_true", help="show what would be written")
     action("schema", "print the persona JSON Schema (for editors)", run_schema)
     action(
@@ -112,12 +122,13 @@ def register(sub: Subparsers) -> None:
 
 
 @contextmanager
-def _store(args: argparse.Namespace) -> Iterator[PersonaStore]:
-    from controller.adapters.storage.db import connect
+def _store(args: argparse.Namespace, read_only: bool = False) -> Iterator[PersonaStore]:
+    from controller.adapters.storage.db import connect, connect_existing
     from controller.adapters.storage.persona_store import PersonaStore
     from controller.domain.clock import SystemClock
 
-    engine = connect(cli_config(args).sqlalchemy_url)
+    # reading never creates a store: a wrong data_dir is reported, not filled with an empty one
+    engine = (connect_existing if read_only else connect)(cli_config(args).sqlalchemy_url)
     try:
         yield PersonaStore(engine, SystemClock())
     finally:
@@ -133,7 +144,7 @@ def _emit(args: argparse.Namespace, data: object, lines: list[str]) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    with _store(args) as store:
+    with _store(args, read_only=True) as store:
         if args.deleted:
             gone = store.deleted_personas()
             lines = [
@@ -149,19 +160,19 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    with _store(args) as store:
+    with _store(args, read_only=True) as store:
         found = store.get_persona(args.name, args.persona_version)
     return _emit(args, stored_json(found), [persona_yaml(found)])
 
 
 def run_history(args: argparse.Namespace) -> int:
-    with _store(args) as store:
+    with _store(args, read_only=True) as store:
         versions = store.persona_history(args.name)
     return _emit(args, [version_json(v) for v in versions], history_lines(versions))
 
 
 def run_diff(args: argparse.Namespace) -> int:
-    with _store(args) as store:
+    with _store(args, read_only=True) as store:
         diff = store.diff_versions(args.name, args.from_version, args.to_version)
     data = {
         "key": diff.key,
@@ -280,7 +291,7 @@ def run_schema(_args: argparse.Namespace) -> int:
 
 
 def run_drift(args: argparse.Namespace) -> int:
-    from controller.adapters.storage.db import connect
+    from controller.adapters.storage.db import connect_existing
     from controller.adapters.storage.matcher_store import MatcherStore
     from controller.adapters.storage.metric_store import MetricStore
     from controller.adapters.storage.persona_store import PersonaStore
@@ -294,7 +305,7 @@ def run_drift(args: argparse.Namespace) -> int:
     )
 
     config = cli_config(args)
-    engine = connect(config.sqlalchemy_url)
+    engine = connect_existing(config.sqlalchemy_url)
     try:
         personas = personas_in_force(config, PersonaStore(engine, SystemClock()))
         found = drift(matcher_learned(config, MatcherStore(engine), personas))

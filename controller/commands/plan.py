@@ -10,6 +10,10 @@ def register(sub: Subparsers) -> None:
     parser = sub.add_parser(
         "plan",
         help="one cycle that plans but never applies; prints the PlanReview (held for approve)",
+        description="Runs one cycle in review mode: everything up to the Terraform plan, then "
+        "prints the review (changes, cost, guardrails, reasons per fleet) and saves it under "
+        "data_dir/plans as PLAN_ID.md and .json. Nothing is applied; `fleetctl approve PLAN_ID` "
+        "applies it.",
     )
     parser.add_argument("--json", action="store_true", help="print the review as JSON")
     parser.set_defaults(handler=run)

@@ -10,6 +10,9 @@ def register(sub: Subparsers) -> None:
     parser = sub.add_parser(
         "report",
         help="write an HTML page: forecast vs actual, capacity vs demand, errors, plans, drift",
+        description="Writes an HTML report of what the store holds: forecasts against what "
+        "happened per persona, capacity against demand per fleet, forecast errors, recent "
+        "plans and drift.",
     )
     parser.add_argument(
         "--out",

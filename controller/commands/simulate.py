@@ -7,9 +7,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from controller.commands.common import Subparsers, positive_int
-from controller.config import parse_duration
-from controller.domain.errors import InputError
+from controller.commands.common import (
+    Subparsers,
+    duration,
+    positive_duration,
+    positive_int,
+)
+from controller.commands.output import notes_for, out_file, to_stdout
+from controller.domain.errors import UsageError
 
 if TYPE_CHECKING:
     from controller.simulation.metrics import ElasticityMetrics
@@ -33,9 +38,14 @@ def register(sub: Subparsers) -> None:
         metavar="C",
         help="requests per second one instance serves",
     )
-    parser.add_argument("--warmup", type=parse_duration, required=True, help="boot time, e.g. 5m")
     parser.add_argument(
-        "--policy", choices=("predictive", "reactive", "static"), default="predictive"
+        "--warmup", type=duration, required=True, help="boot time, whole minutes, e.g. 5m"
+    )
+    parser.add_argument(
+        "--policy",
+        choices=("predictive", "reactive", "static"),
+        default="predictive",
+        help="the policy whose per-minute CSV is --out (default predictive)",
     )
     parser.add_argument(
         "--compare",
@@ -45,7 +55,7 @@ def register(sub: Subparsers) -> None:
     )
     parser.add_argument(
         "--interval",
-        type=parse_duration,
+        type=positive_duration,
         default=None,
         help="how often the predictive policy re-plans (default 5m, the forecast step)",
     )
@@ -83,24 +93,25 @@ def register(sub: Subparsers) -> None:
     )
     knobs.add_argument(
         "--hold",
-        type=parse_duration,
+        type=duration,
         default=None,
         help="how long predictive holds capacity after demand falls (default 15m)",
     )
     knobs.add_argument(
         "--reselect",
-        type=parse_duration,
+        type=positive_duration,
         default=None,
         help="how often predictive re-runs the automatic model choice (default 6h); "
         "in between it forwards the chosen models over the newer history",
     )
     parser.add_argument(
         "--out",
-        type=Path,
+        type=out_file,
         required=True,
         metavar="S.csv",
         help="per-minute CSV of --policy; each --compare policy P is written beside it as "
-        "S-P.csv (sim.csv: sim-reactive.csv, sim-static.csv)",
+        "S-P.csv (sim.csv: sim-reactive.csv, sim-static.csv); or - for standard output (then "
+        "only --policy's, and the table goes to standard error)",
     )
     parser.add_argument(
         "--report",
@@ -113,19 +124,19 @@ def register(sub: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from controller.adapters.trace_csv import read_trace, write_simulation
+    from controller.adapters.trace_csv import read_trace, simulation_csv, write_simulation
     from controller.workflow.simulation import POLICIES, SimulationSettings, run_policy
 
     others = [p.strip() for p in args.compare.split(",") if p.strip()]
     unknown = [p for p in others if p not in POLICIES]
     if unknown:
-        raise InputError(
+        raise UsageError(
             f"--compare: unknown policy {unknown[0]!r} (choose from {', '.join(POLICIES)})"
         )
     if args.warmup.total_seconds() % 60:
-        raise InputError(f"--warmup must be whole minutes, got {args.warmup}")
+        raise UsageError(f"--warmup must be whole minutes, got {args.warmup}")
     if args.hold is not None and (args.hold.total_seconds() % 60 or args.hold.total_seconds() <= 0):
-        raise InputError(f"--hold must be one or more whole minutes, got {args.hold}")
+        raise UsageError(f"--hold must be one or more whole minutes, got {args.hold}")
     if args.report:
         from controller.adapters.html_page import page_path
 
@@ -161,18 +172,25 @@ def run(args: argparse.Namespace) -> int:
         metrics.append(result.metrics(args.capacity_per_instance))
         print(f"  {name} done in {time.perf_counter() - began:.1f}s", file=sys.stderr, flush=True)
     primary = results[0]
-    write_simulation(
-        args.out, trace.start, primary.demand, primary.serving, primary.booting, primary.desired
-    )
-    for result in results[1:]:
-        other = args.out.with_name(f"{args.out.stem}-{result.policy}{args.out.suffix}")
-        write_simulation(
-            other, trace.start, result.demand, result.serving, result.booting, result.desired
+    notes = notes_for(args.out)
+    if to_stdout(args.out):  # one CSV fits standard output: the other policies' are left out
+        sys.stdout.write(
+            simulation_csv(
+                trace.start, primary.demand, primary.serving, primary.booting, primary.desired
+            )
         )
-    print(format_table(policies, metrics))
+    else:
+        for result in results:
+            out = args.out
+            if result is not primary:
+                out = args.out.with_name(f"{args.out.stem}-{result.policy}{args.out.suffix}")
+            write_simulation(
+                out, trace.start, result.demand, result.serving, result.booting, result.desired
+            )
+    print(format_table(policies, metrics), file=notes)
     if "predictive" in policies and "reactive" in policies:
         ours, theirs = (metrics[policies.index(p)] for p in ("predictive", "reactive"))
-        print(compare(ours, theirs))
+        print(compare(ours, theirs), file=notes)
     if args.report:
         from controller.adapters.simulation_report import write_report
 
@@ -184,7 +202,7 @@ def run(args: argparse.Namespace) -> int:
             args.capacity_per_instance,
             f"Simulation of {args.trace.name} (C={args.capacity_per_instance:g}, warm-up {args.warmup})",
         )
-        print(f"report: {page}")
+        print(f"report: {page}", file=notes)
     return 0
 
 

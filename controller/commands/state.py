@@ -9,15 +9,28 @@ from controller.domain.state import PersonaLearningState
 
 
 def register(sub: Subparsers) -> None:
-    parser = sub.add_parser("state", help="print the FleetStateDocument")
+    parser = sub.add_parser(
+        "state",
+        help="print the FleetStateDocument",
+        description="Where everything stands, as the last cycle saved it: fleets (capacity now, "
+        "desired, peak), the last plan, monitoring after scaling, drift, anomalies and what the "
+        "forecaster learned per persona. Every version is kept; --version N shows an older one. "
+        "Reads the store only: a store that does not exist is reported, not created.",
+    )
     parser.add_argument("--json", action="store_true", help="the whole document as JSON")
-    parser.add_argument("--version", dest="doc_version", type=positive_int, help="an older version")
+    parser.add_argument(
+        "--version",
+        dest="doc_version",
+        type=positive_int,
+        metavar="N",
+        help="an older version (1 is the first cycle's)",
+    )
     parser.add_argument("--schema", action="store_true", help="print the document's JSON Schema")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from controller.adapters.storage.db import connect
+    from controller.adapters.storage.db import connect_existing
     from controller.adapters.storage.state_store import StateStore
     from controller.domain.state import FleetStateDocument
 
@@ -25,14 +38,20 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(FleetStateDocument.model_json_schema(), indent=2))
         return 0
     config = cli_config(args)
-    engine = connect(config.sqlalchemy_url)
+    engine = connect_existing(config.sqlalchemy_url)
     try:
-        document = StateStore(engine).get(args.doc_version)
+        store = StateStore(engine)
+        document = store.get(args.doc_version)
+        latest = store.latest_version() if document is None else None
     finally:
         engine.dispose()
     if document is None:
-        which = f"version {args.doc_version}" if args.doc_version else "state yet"
-        raise InputError(f"no {which} in {config.sqlalchemy_url}; run `fleetctl cycle` first")
+        if latest is None:
+            raise InputError(f"no state yet in {config.sqlalchemy_url}; run `fleetctl cycle` first")
+        raise InputError(
+            f"--version {args.doc_version}: there is no such state version; "
+            f"expected 1 to {latest} (the latest)"
+        )
     if args.json:
         print(document.model_dump_json(indent=2))
         return 0
@@ -41,8 +60,9 @@ def run(args: argparse.Namespace) -> int:
         f"at {document.now:%Y-%m-%d %H:%MZ}"
     )
     for fleet in document.fleets:
+        now = "-" if fleet.capacity_now is None else fleet.capacity_now  # never applied yet
         print(
-            f"  {fleet.name:<8} now {fleet.capacity_now}  desired {fleet.desired}  "
+            f"  {fleet.name:<8} now {now}  desired {fleet.desired}  "
             f"peak {fleet.peak_next_horizon}  {fleet.instance_type}"
         )
     if document.last_plan:
@@ -72,11 +92,11 @@ def run(args: argparse.Namespace) -> int:
             + "".join(f"; {m}" for m in anomaly.mitigation)
         )
     for learned in document.learning:
-        _print_learning(learned)
+        _print_learning(learned, profiles_learned=config.feedback.profiles.enabled)
     return 0
 
 
-def _print_learning(learned: PersonaLearningState) -> None:
+def _print_learning(learned: PersonaLearningState, profiles_learned: bool) -> None:
     model, bias, bands, profile = learned.model, learned.bias, learned.intervals, learned.profile
     when = f" {model.selected_at:%Y-%m-%d %H:%MZ}" if model.selected_at else ""
     print(f"  learning {learned.persona}: model {model.model} ({model.reason}{when})")
@@ -85,12 +105,15 @@ def _print_learning(learned: PersonaLearningState) -> None:
         f"{bands.horizon_steps} steps from realized errors ({bands.rule})"
     )
     d, lp = profile.declared, profile.learned
-    shown = (
-        f"learned cpu {lp.cpu:g} mem {lp.memory_mb:g} MB net {lp.network_mbps:g} Mbps "
-        f"io {lp.iops:g} per session"
-        if lp
-        else "declared (not enough measured yet)"
-    )
+    if lp:
+        shown = (
+            f"learned cpu {lp.cpu:g} mem {lp.memory_mb:g} MB net {lp.network_mbps:g} Mbps "
+            f"io {lp.iops:g} per session"
+        )
+    elif not profiles_learned:
+        shown = "declared (learning them is off: feedback.profiles.enabled is false)"
+    else:
+        shown = "declared (not enough measured yet)"
     print(
         f"    profile {shown}; declared cpu {d.cpu:g} mem {d.memory_mb:g} MB "
         f"net {d.network_mbps:g} Mbps io {d.iops:g}"

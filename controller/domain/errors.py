@@ -13,6 +13,11 @@ class InputError(FleetError):
     """Bad input from a user (file, flag, config): the message names where and what."""
 
 
+class UsageError(InputError):
+    """A command-line value is wrong on its own or together with the other flags: knowable
+    before any input is read, so it exits 2 with the command's usage, like argparse's errors."""
+
+
 class ConfigError(InputError):
     """controller.yaml or a FLEET_* variable is invalid."""
 

@@ -120,6 +120,8 @@ def test_personas_drift_shows_learned_against_declared_parameters(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = project(tmp_path)
+    assert main(["--config", str(config), "personas", "sync"]) == 0  # the store, still empty
+    capsys.readouterr()
     assert main(["--config", str(config), "personas", "drift", "--json"]) == 0
     before = {d["persona"]: d for d in json.loads(capsys.readouterr().out)}
     assert before[SHOPPER]["sessions_learned"] == 0

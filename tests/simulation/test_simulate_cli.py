@@ -230,6 +230,6 @@ def test_a_hold_that_is_not_whole_minutes_is_refused(
 ) -> None:
     trace = write_trace(tmp_path / "trace.csv", minutes(10))
     out = tmp_path / "o.csv"
-    assert main(simulate_args(trace, out, "--hold", "90s")) == 1
+    assert main(simulate_args(trace, out, "--hold", "90s")) == 2  # bad usage
     assert "--hold must be one or more whole minutes, got 0:01:30" in capsys.readouterr().err
     assert not out.exists()

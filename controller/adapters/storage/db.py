@@ -22,9 +22,12 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    inspect,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
+
+from controller.domain.errors import InputError
 
 metadata = MetaData()
 
@@ -220,6 +223,29 @@ def connect(url: str) -> Engine:
         engine = create_engine(postgres_driver_url(url), pool_pre_ping=True)
     _create_tables(engine)
     return engine
+
+
+def connect_existing(url: str) -> Engine:
+    """Engine for a store that must be there already: commands that only read say so when it
+    is not, instead of creating an empty one (a typo in data_dir would otherwise leave a new
+    store behind and report "nothing yet")."""
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        if not path.is_file():
+            raise InputError(
+                f"no store at {path} (data_dir {path.parent}): run `fleetctl cycle` first "
+                "(or `fleetctl ingest`), or check --config and data_dir"
+            )
+        return connect(url)
+    engine = create_engine(postgres_driver_url(url), pool_pre_ping=True)
+    if not inspect(engine).has_table(state_documents.name):
+        engine.dispose()
+        raise InputError(
+            f"no store in {engine.url.render_as_string(hide_password=True)}: "
+            "run `fleetctl cycle` first (or `fleetctl ingest`), or check database_url"
+        )
+    engine.dispose()
+    return connect(url)
 
 
 def _create_tables(engine: Engine) -> None:

@@ -32,6 +32,11 @@ class StateStore:
             write_atomically(self.mirror, stored.model_dump_json(indent=2) + "\n")
         return stored
 
+    def latest_version(self) -> int | None:
+        with self.engine.connect() as conn:
+            latest = conn.execute(select(func.max(state_documents.c.version))).scalar_one()
+        return None if latest is None else int(latest)
+
     def get(self, version: int | None = None) -> FleetStateDocument | None:
         query = select(state_documents.c.document)
         if version is None:
