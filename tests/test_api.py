@@ -190,3 +190,23 @@ def test_a_held_plan_is_approved_over_http_with_the_token(project: Path, clock: 
     assert approved.status_code == 200, approved.text
     assert approved.json()["status"] == "applied" and "applied" in approved.json()["message"]
     assert again.status_code == 409 and "only a plan waiting for review" in again.json()["detail"]
+
+
+def test_a_standing_by_daemon_refuses_approve_and_applies_nothing(
+    project: Path, clock: FixedClock
+) -> None:
+    config = load_config(project).model_copy(update={"apply_mode": "review"})
+    controller = build_controller(config, clock=clock)
+    try:
+        held = run_cycle(controller)
+        with TestClient(create_app(controller, Status(is_leader=False), TOKEN)) as api:
+            refused = api.post(
+                f"/plans/{held.plan.plan_id}/approve",
+                headers={"Authorization": f"Bearer {TOKEN}"},
+            )
+        stored = controller.plan_store.get(held.plan.plan_id)
+    finally:
+        controller.close()
+    assert refused.status_code == 503, refused.text
+    assert "standing by" in refused.json()["detail"]
+    assert stored is not None and stored.status == "waiting-for-review"

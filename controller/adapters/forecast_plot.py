@@ -10,8 +10,7 @@ display); `plot_forecasts` writes its PNG atomically.
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 import textwrap
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from controller.adapters.files import write_atomically
 from controller.domain.forecast import Forecast
 from controller.domain.series import Series
 
@@ -40,16 +40,12 @@ CAPTION_CHARS_PER_INCH = 16
 def plot_forecasts(
     path: Path, series: Sequence[Series], forecasts: Sequence[Forecast], level: float
 ) -> None:
+    """Written atomically with the mode the umask gives (like every other output file); the
+    directory must exist (the command checks it before forecasting)."""
     figure = forecast_figure(series, forecasts, level)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(fd)
-    try:
-        figure.savefig(tmp, dpi=110)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    png = io.BytesIO()
+    figure.savefig(png, format="png", dpi=110)
+    write_atomically(path, png.getvalue())
 
 
 def forecast_figure(

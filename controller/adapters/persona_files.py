@@ -56,6 +56,11 @@ def file_limit(max_file_bytes: int) -> ByteLimit:
 
 def persona_paths(directory: Path) -> list[Path]:
     """The persona files of `directory` (not recursive); `_draft.yaml` and dot-files are skipped."""
+    if directory.is_file():
+        raise InputError(
+            f"{directory} is a file; expected the persona directory (the one holding it is "
+            f"{directory.parent})"
+        )
     if not directory.is_dir():
         raise InputError(f"{directory}: persona directory does not exist")
     return sorted(

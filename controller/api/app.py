@@ -210,6 +210,13 @@ def create_app(controller: Controller, status: DaemonStatus, token: str | None) 
         """Re-plan the approved variables and apply the saved plan only if nothing changed."""
         if controller.plan_store.get(plan_id) is None:
             raise HTTPException(404, f"no plan {plan_id}")
+        if not status.is_leader:  # one writer at a time: the leader applies, as fleetctl approve
+            raise HTTPException(
+                503,
+                "this daemon is standing by and does not hold the controller lease: approve "
+                "through the leading daemon's API (GET /healthz says leader: true) or fleetctl approve",
+                headers={"Retry-After": "30"},
+            )
         try:
             approval = approve_plan(controller, plan_id)
         except TemporaryError as exc:

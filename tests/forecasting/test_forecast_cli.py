@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import os
+import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -93,8 +95,10 @@ def test_series_id_is_optional_and_freq_aggregates(tmp_path: Path) -> None:
     ) == timedelta(hours=1)
 
 
-def test_plot_is_written(tmp_path: Path) -> None:
+def test_plot_is_written_readable_by_others(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     pytest.importorskip("matplotlib")
+    previous = os.umask(0o022)
+    request.addfinalizer(lambda: os.umask(previous))
     source = write_series(tmp_path / "in.csv", {"x": daily_wave(days=3)})
     plot = tmp_path / "p.png"
     assert (
@@ -114,6 +118,7 @@ def test_plot_is_written(tmp_path: Path) -> None:
         == 0
     )
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert stat.S_IMODE(plot.stat().st_mode) == 0o644
 
 
 GOOD_ROWS = [

@@ -60,3 +60,12 @@ def test_a_directory_without_personas_is_an_error_not_an_empty_set(tmp_path: Pat
 def test_a_missing_directory_is_named(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="nowhere: persona directory does not exist"):
         load_persona_directory(tmp_path / "nowhere", FLEETS)
+
+
+def test_a_persona_file_given_as_the_directory_is_named_with_the_directory_holding_it(
+    tmp_path: Path,
+) -> None:
+    persona = tmp_path / "shopper.yaml"
+    persona.write_text("persona_name: Shopper\n")
+    with pytest.raises(InputError, match=r"shopper.yaml is a file; expected the persona directory"):
+        load_persona_directory(persona, FLEETS)
