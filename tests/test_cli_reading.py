@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from controller.cli import EXIT_CLOSED_PIPE, main
-from tests.helpers import make_project
+from tests.helpers import ROOT, make_project
+from tests.ingest.conftest import event_lines
 
 pytestmark = pytest.mark.terraform
 
@@ -100,3 +101,33 @@ def test_runs_on_an_empty_store_says_there_are_none_yet(
     assert main(["--config", str(config), "runs"]) == 0
 
     assert capsys.readouterr().out.startswith("no runs yet")
+
+
+def test_report_on_a_missing_store_says_so_and_creates_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "controller.yaml"
+    config.write_text(yaml.safe_dump({"data_dir": "typo"}))
+
+    assert main(["--config", str(config), "report", "--out", str(tmp_path / "r.html")]) == 1
+
+    assert f"no store at {tmp_path / 'typo' / 'fleet.db'}" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["controller.yaml"]
+
+
+def test_classify_without_a_store_uses_the_persona_directory_and_creates_no_store(
+    tmp_path: Path,
+) -> None:
+    events = tmp_path / "events.ndjson"
+    events.write_bytes(b"\n".join(event_lines(400, seed=11)) + b"\n")
+    config = tmp_path / "controller.yaml"
+    config.write_text(yaml.safe_dump({"data_dir": "typo", "personas_dir": str(ROOT / "personas")}))
+    out = tmp_path / "sessions.csv"
+
+    assert (
+        main(["--config", str(config), "classify", "--input", str(events), "--out", str(out)]) == 0
+    )
+
+    rows = out.read_text().splitlines()
+    assert len(rows) > 1 and any("peak-hour-shopper" in row for row in rows[1:])
+    assert not (tmp_path / "typo").exists()

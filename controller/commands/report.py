@@ -28,11 +28,14 @@ def register(sub: Subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from controller.adapters.html_page import page_path
     from controller.adapters.html_report import write_html_report
+    from controller.adapters.storage.db import connect_existing
     from controller.workflow.report import gather
     from controller.workflow.wiring import build_controller
 
     page_path(args.out)  # a bad --out is refused before the stores are opened
-    controller = build_controller(cli_config(args))
+    config = cli_config(args)
+    connect_existing(config.sqlalchemy_url).dispose()  # a report only reads: no store, no report
+    controller = build_controller(config)
     try:
         page = write_html_report(gather(controller), args.out)
     finally:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from controller.adapters.session_csv import SessionRow, iso_ms, read_event_file
-from controller.adapters.storage.db import connect
+from controller.adapters.storage.db import connect, store_exists
 from controller.adapters.storage.matcher_store import MatcherStore
 from controller.adapters.storage.persona_store import PersonaStore
 from controller.config import ControllerConfig
@@ -21,10 +21,24 @@ from controller.domain.clock import SystemClock
 from controller.ingest.matching import SessionClassifier
 from controller.ingest.sessions import SessionState, TypeBits, sessionize
 from controller.matching.model import PersonaMatcher
-from controller.workflow.persona_matching import matcher_in_force, personas_in_force
+from controller.workflow.persona_matching import (
+    build_matcher,
+    matcher_in_force,
+    personas_in_force,
+)
 
 
 def load_matcher(config: ControllerConfig) -> PersonaMatcher:
+    """The store's matcher in force; with no store yet, the persona directory's declared
+    profiles (classifying a file only reads: it never creates a store)."""
+    if not store_exists(config.sqlalchemy_url):
+        directory = personas_in_force(config, None)
+        return build_matcher(
+            directory.personas,
+            directory.versions,
+            config.anomalies,
+            event_seconds=config.events.event_seconds,
+        )
     engine = connect(config.sqlalchemy_url)
     try:
         personas = personas_in_force(config, PersonaStore(engine, SystemClock()))

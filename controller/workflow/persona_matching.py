@@ -41,8 +41,10 @@ def matcher_settings(anomalies: AnomaliesConfig, event_seconds: float = 1.0) -> 
     )
 
 
-def personas_in_force(config: ControllerConfig, store: PersonaStore) -> PersonaVersions:
-    stored = store.list_personas()
+def personas_in_force(config: ControllerConfig, store: PersonaStore | None) -> PersonaVersions:
+    """The store's versions in force; the directory's as version 1 when it has none (or there
+    is no store yet)."""
+    stored = store.list_personas() if store is not None else []
     if stored:
         return PersonaVersions(tuple(s.persona for s in stored), tuple(s.version for s in stored))
     files = load_persona_directory(

@@ -25,6 +25,7 @@ from sqlalchemy import (
     inspect,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from controller.domain.errors import InputError
@@ -225,27 +226,34 @@ def connect(url: str) -> Engine:
     return engine
 
 
+def store_exists(url: str) -> bool:
+    """Whether `url` holds a store already (looking creates nothing)."""
+    if url.startswith("sqlite:///"):
+        return Path(url.removeprefix("sqlite:///")).is_file()
+    engine = create_engine(postgres_driver_url(url), pool_pre_ping=True)
+    try:
+        return inspect(engine).has_table(state_documents.name)
+    finally:
+        engine.dispose()
+
+
 def connect_existing(url: str) -> Engine:
     """Engine for a store that must be there already: commands that only read say so when it
     is not, instead of creating an empty one (a typo in data_dir would otherwise leave a new
     store behind and report "nothing yet")."""
+    if store_exists(url):
+        return connect(url)
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
-        if not path.is_file():
-            raise InputError(
-                f"no store at {path} (data_dir {path.parent}): run `fleetctl cycle` first "
-                "(or `fleetctl ingest`), or check --config and data_dir"
-            )
-        return connect(url)
-    engine = create_engine(postgres_driver_url(url), pool_pre_ping=True)
-    if not inspect(engine).has_table(state_documents.name):
-        engine.dispose()
         raise InputError(
-            f"no store in {engine.url.render_as_string(hide_password=True)}: "
-            "run `fleetctl cycle` first (or `fleetctl ingest`), or check database_url"
+            f"no store at {path} (data_dir {path.parent}): run `fleetctl cycle` first "
+            "(or `fleetctl ingest`), or check --config and data_dir"
         )
-    engine.dispose()
-    return connect(url)
+    shown = make_url(postgres_driver_url(url)).render_as_string(hide_password=True)
+    raise InputError(
+        f"no store in {shown}: run `fleetctl cycle` first (or `fleetctl ingest`), or check "
+        "database_url"
+    )
 
 
 def _create_tables(engine: Engine) -> None:
