@@ -87,7 +87,7 @@ def _page(
     rows = "".join(
         f"<tr><td>{html.escape(r.policy)}</td><td>{m.dropped_share:.3%}</td><td>{m.cost_vs_oracle:.3f}</td>"
         f"<td>{m.under_accuracy:.3%}</td><td>{m.over_accuracy:.3%}</td><td>{m.under_timeshare:.2%}</td>"
-        f"<td>{m.over_timeshare:.2%}</td><td>{m.instability:.2%}</td><td>{m.instance_minutes:,}</td></tr>"
+        f"<td>{m.over_timeshare:.2%}</td><td>{m.instability:.2%}</td><td>{m.instance_minutes:,.0f}</td></tr>"
         for r, m in zip(results, metrics, strict=True)
     )
     figures = "".join(
