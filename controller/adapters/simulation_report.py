@@ -65,6 +65,16 @@ def _plot(
         alpha=0.7,
         label="paid (serving + booting)",
     )
+    if result.warm.any():  # only a policy with a warm pool: the others' would be a flat zero
+        axis.step(
+            times,
+            result.warm[span],
+            where="post",
+            color="tab:green",
+            linewidth=0.6,
+            alpha=0.7,
+            label="stopped in the warm pool",
+        )
     short = np.where(result.serving[span] < required, required, np.nan)
     axis.fill_between(
         times, result.serving[span], short, color="tab:red", alpha=0.35, step="post", label="short"

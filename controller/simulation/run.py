@@ -46,11 +46,12 @@ def simulate(demand_rps: FloatArray, policy: Policy, warmup_minutes: int) -> Sim
     booting = np.zeros(minutes, dtype=np.int64)
     desired = np.zeros(minutes, dtype=np.int64)
     warm = np.zeros(minutes, dtype=np.int64)
-    pool: WarmPool | None = policy.warm_pool if isinstance(policy, WarmPoolPolicy) else None
+    pooled = policy if isinstance(policy, WarmPoolPolicy) else None
+    pool: WarmPool | None = pooled.warm_pool if pooled is not None else None
     fleet: SimulatedFleet | None = None
     for t in range(minutes):
         want = policy.decide(t, float(demand_rps[t]))
-        prepared = policy.prepared_capacity() if isinstance(policy, WarmPoolPolicy) else 0
+        prepared = pooled.prepared_capacity() if pooled is not None else 0
         if fleet is None:
             fleet = SimulatedFleet(warmup_minutes, initial=want, pool=pool)
             fleet.fill_pool(prepared)
