@@ -80,6 +80,8 @@ def window(result: SimulationResult, minutes: slice) -> SimulationResult:
         result.serving[minutes],
         result.booting[minutes],
         result.desired[minutes],
+        result.warm[minutes],
+        result.warm_cost,
     )
 
 

@@ -65,6 +65,16 @@ def _plot(
         alpha=0.7,
         label="paid (serving + booting)",
     )
+    if result.warm.any():  # only a policy with a warm pool: the others' would be a flat zero
+        axis.step(
+            times,
+            result.warm[span],
+            where="post",
+            color="tab:green",
+            linewidth=0.6,
+            alpha=0.7,
+            label="stopped in the warm pool",
+        )
     short = np.where(result.serving[span] < required, required, np.nan)
     axis.fill_between(
         times, result.serving[span], short, color="tab:red", alpha=0.35, step="post", label="short"
@@ -87,7 +97,7 @@ def _page(
     rows = "".join(
         f"<tr><td>{html.escape(r.policy)}</td><td>{m.dropped_share:.3%}</td><td>{m.cost_vs_oracle:.3f}</td>"
         f"<td>{m.under_accuracy:.3%}</td><td>{m.over_accuracy:.3%}</td><td>{m.under_timeshare:.2%}</td>"
-        f"<td>{m.over_timeshare:.2%}</td><td>{m.instability:.2%}</td><td>{m.instance_minutes:,}</td></tr>"
+        f"<td>{m.over_timeshare:.2%}</td><td>{m.instability:.2%}</td><td>{m.instance_minutes:,.0f}</td></tr>"
         for r, m in zip(results, metrics, strict=True)
     )
     figures = "".join(

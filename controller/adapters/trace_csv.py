@@ -97,8 +97,9 @@ def write_simulation(
     serving: np.ndarray,
     booting: np.ndarray,
     desired: np.ndarray,
+    warm: np.ndarray,
 ) -> None:
-    write_atomically(path, simulation_csv(start, demand, serving, booting, desired))
+    write_atomically(path, simulation_csv(start, demand, serving, booting, desired, warm))
 
 
 def simulation_csv(
@@ -107,13 +108,17 @@ def simulation_csv(
     serving: np.ndarray,
     booting: np.ndarray,
     desired: np.ndarray,
+    warm: np.ndarray,
 ) -> str:
-    """`timestamp,demand,serving,booting,desired`, one row a minute; a gap in demand is empty."""
+    """`timestamp,demand,serving,booting,desired,warm`, one row a minute; a gap in demand is
+    empty. `warm` counts instances stopped in a warm pool (0 without one)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["timestamp", "demand", "serving", "booting", "desired"])
+    writer.writerow(["timestamp", "demand", "serving", "booting", "desired", "warm"])
     for t in range(int(demand.shape[0])):
         value = "" if math.isnan(demand[t]) else f"{demand[t]:g}"
         when = (start + MINUTE * t).strftime("%Y-%m-%dT%H:%M:%SZ")
-        writer.writerow([when, value, int(serving[t]), int(booting[t]), int(desired[t])])
+        writer.writerow(
+            [when, value, int(serving[t]), int(booting[t]), int(desired[t]), int(warm[t])]
+        )
     return buffer.getvalue()

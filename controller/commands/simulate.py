@@ -26,7 +26,8 @@ def register(sub: Subparsers) -> None:
         help="replay a demand trace through a scaling policy on a simulated fleet",
         description="Replays timestamp,requests_per_second (one row a minute; gaps allowed) through "
         "the controller's forecasting and allocation in simulated time, or through the reactive or "
-        "static baseline, and writes timestamp,demand,serving,booting,desired per minute.",
+        "static baseline, and writes timestamp,demand,serving,booting,desired,warm per minute "
+        "(warm: instances stopped in a warm pool, 0 without one).",
     )
     parser.add_argument(
         "--trace", type=Path, required=True, help="CSV: timestamp,requests_per_second"
@@ -43,7 +44,7 @@ def register(sub: Subparsers) -> None:
     )
     parser.add_argument(
         "--policy",
-        choices=("predictive", "reactive", "static"),
+        choices=("predictive", "reactive", "reactive-warm", "static"),
         default="predictive",
         help="the policy whose per-minute CSV is --out (default predictive)",
     )
@@ -51,7 +52,8 @@ def register(sub: Subparsers) -> None:
         "--compare",
         default="",
         metavar="P[,P]",
-        help="also run these policies for the metrics table and report, e.g. reactive,static",
+        help="also run these policies for the metrics table and report, e.g. "
+        "reactive,reactive-warm,static",
     )
     parser.add_argument(
         "--interval",
@@ -67,7 +69,8 @@ def register(sub: Subparsers) -> None:
         "defaults: reactive is AWS target tracking at 70% with a 15-minute scale-in window; "
         "predictive plans for 90% utilization with burst headroom at q0.97 and holds capacity "
         "15 minutes (chosen on July of the NASA trace only, docs/simulation.md). Raise "
-        "--burst-quantile to drop less for more instance-minutes.",
+        "--burst-quantile to drop less for more instance-minutes. reactive-warm is reactive "
+        "with an EC2 warm pool of the trailing week's peak minus desired, stopped.",
     )
     knobs.add_argument(
         "--reactive-target",
@@ -96,6 +99,21 @@ def register(sub: Subparsers) -> None:
         type=duration,
         default=None,
         help="how long predictive holds capacity after demand falls (default 15m)",
+    )
+    knobs.add_argument(
+        "--warm-start",
+        type=duration,
+        default=None,
+        help="reactive-warm: from a warm pool instance being called to serving, whole minutes "
+        "(default 1m)",
+    )
+    knobs.add_argument(
+        "--warm-cost",
+        type=_warm_cost,
+        default=None,
+        metavar="F",
+        help="reactive-warm: a minute stopped in the warm pool as a share of a running one, 0-1 "
+        "(default 0.05: a 30 GiB gp3 volume against a c6i.large is about 4%%)",
     )
     knobs.add_argument(
         "--reselect",
@@ -135,6 +153,8 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.warmup.total_seconds() % 60:
         raise UsageError(f"--warmup must be whole minutes, got {args.warmup}")
+    if args.warm_start is not None and args.warm_start.total_seconds() % 60:
+        raise UsageError(f"--warm-start must be whole minutes, got {args.warm_start}")
     if args.hold is not None and (args.hold.total_seconds() % 60 or args.hold.total_seconds() <= 0):
         raise UsageError(f"--hold must be one or more whole minutes, got {args.hold}")
     if args.report:
@@ -148,6 +168,8 @@ def run(args: argparse.Namespace) -> int:
         "predictive_target": args.target,
         "predictive_stabilization": args.hold,
         "reselect": args.reselect,
+        "warm_start": args.warm_start,
+        "warm_cost": args.warm_cost,
     }
     settings = SimulationSettings(
         capacity_per_instance=args.capacity_per_instance,
@@ -176,7 +198,12 @@ def run(args: argparse.Namespace) -> int:
     if to_stdout(args.out):  # one CSV fits standard output: the other policies' are left out
         sys.stdout.write(
             simulation_csv(
-                trace.start, primary.demand, primary.serving, primary.booting, primary.desired
+                trace.start,
+                primary.demand,
+                primary.serving,
+                primary.booting,
+                primary.desired,
+                primary.warm,
             )
         )
     else:
@@ -185,12 +212,21 @@ def run(args: argparse.Namespace) -> int:
             if result is not primary:
                 out = args.out.with_name(f"{args.out.stem}-{result.policy}{args.out.suffix}")
             write_simulation(
-                out, trace.start, result.demand, result.serving, result.booting, result.desired
+                out,
+                trace.start,
+                result.demand,
+                result.serving,
+                result.booting,
+                result.desired,
+                result.warm,
             )
     print(format_table(policies, metrics), file=notes)
     if "predictive" in policies and "reactive" in policies:
         ours, theirs = (metrics[policies.index(p)] for p in ("predictive", "reactive"))
         print(compare(ours, theirs), file=notes)
+    if "reactive-warm" in policies and "reactive" in policies:
+        warm, plain = (metrics[policies.index(p)] for p in ("reactive-warm", "reactive"))
+        print(compare(warm, plain, "reactive-warm"), file=notes)
     if args.report:
         from controller.adapters.simulation_report import write_report
 
@@ -207,24 +243,26 @@ def run(args: argparse.Namespace) -> int:
 
 
 def format_table(policies: list[str], metrics: list[ElasticityMetrics]) -> str:
-    header = f"{'policy':<11}{'dropped':>10}{'cost/oracle':>13}{'under acc':>11}{'over acc':>10}{'under ts':>10}{'over ts':>9}{'instab':>8}"
+    header = f"{'policy':<15}{'dropped':>10}{'cost/oracle':>13}{'under acc':>11}{'over acc':>10}{'under ts':>10}{'over ts':>9}{'instab':>8}"
     lines = [header]
     for name, m in zip(policies, metrics, strict=True):
         lines.append(
-            f"{name:<11}{m.dropped_share:>10.3%}{m.cost_vs_oracle:>13.3f}{m.under_accuracy:>11.2%}"
+            f"{name:<15}{m.dropped_share:>10.3%}{m.cost_vs_oracle:>13.3f}{m.under_accuracy:>11.2%}"
             f"{m.over_accuracy:>10.2%}{m.under_timeshare:>10.2%}{m.over_timeshare:>9.2%}{m.instability:>8.2%}"
         )
     return "\n".join(lines)
 
 
-def compare(predictive: ElasticityMetrics, reactive: ElasticityMetrics) -> str:
-    """Predictive against reactive as ratios (issue 9's goal: <= 0.5x drops at <= 0.9x cost)."""
+def compare(
+    predictive: ElasticityMetrics, reactive: ElasticityMetrics, name: str = "predictive"
+) -> str:
+    """A policy against reactive as ratios (issue 9's goal: <= 0.5x drops at <= 0.9x cost)."""
     if reactive.dropped_share:
         drops = f"{predictive.dropped_share / reactive.dropped_share:.2f}x"
     else:
         drops = "none dropped by reactive"
     cost = predictive.instance_minutes / max(reactive.instance_minutes, 1)
-    return f"predictive / reactive: dropped {drops}, instance-minutes {cost:.2f}x"
+    return f"{name} / reactive: dropped {drops}, instance-minutes {cost:.2f}x"
 
 
 OFF = -1.0
@@ -237,6 +275,13 @@ def _burst_quantile(text: str) -> float:
     value = _fraction(text)
     if not 0.0 < value < 1.0:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1 (or 'off'), got {text}")
+    return value
+
+
+def _warm_cost(text: str) -> float:
+    value = _fraction(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
     return value
 
 

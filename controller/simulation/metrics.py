@@ -6,7 +6,8 @@ where demand is known:
 - under/over-provisioning timeshare: share of minutes with s < r, s > r;
 - instability: share of minute-to-minute transitions where supply and required move in
   different directions (one up, the other down or flat, and so on);
-- cost: instance-minutes paid (serving + booting) relative to the oracle's sum of required;
+- cost: instance-minutes paid (serving + booting, plus each minute stopped in a warm pool at
+  the pool's warm cost) relative to the oracle's sum of required;
 - dropped: requests beyond serving x C, as a share of all requests.
 """
 
@@ -29,10 +30,13 @@ class ElasticityMetrics:
     under_timeshare: float
     over_timeshare: float
     instability: float
-    instance_minutes: int
+    instance_minutes: float
+    """paid in full (serving, booting) plus the warm pool's stopped minutes at its warm cost"""
     oracle_instance_minutes: int
     dropped_requests: float
     total_requests: float
+    warm_instance_minutes: int = 0
+    """minutes instances spent stopped in a warm pool (their cost is in `instance_minutes`)"""
 
     @property
     def cost_vs_oracle(self) -> float:
@@ -52,9 +56,16 @@ def elasticity(
     serving: IntArray,
     paid: IntArray,
     capacity_per_instance: float,
+    warm: IntArray | None = None,
+    warm_cost: float = 0.0,
 ) -> ElasticityMetrics:
-    """Metrics over the minutes whose demand is known (NaN demand = a gap, left out)."""
+    """Metrics over the minutes whose demand is known (NaN demand = a gap, left out).
+
+    `paid` counts instances paid in full; `warm` those stopped in a warm pool, each minute
+    of which costs `warm_cost` of a running one.
+    """
     known = ~np.isnan(demand_rps)
+    stopped = np.zeros_like(paid) if warm is None else warm
     demand = demand_rps[known]
     supply = serving[known]
     required = required_instances(demand, capacity_per_instance)
@@ -69,10 +80,11 @@ def elasticity(
         under_timeshare=_mean((supply < required).astype(float)),
         over_timeshare=_mean((supply > required).astype(float)),
         instability=_instability(required, supply),
-        instance_minutes=int(paid[known].sum()),
+        instance_minutes=float(paid[known].sum() + warm_cost * stopped[known].sum()),
         oracle_instance_minutes=int(required.sum()),
         dropped_requests=float((demand - served).sum() * 60),
         total_requests=float(demand.sum() * 60),
+        warm_instance_minutes=int(stopped[known].sum()),
     )
 
 

@@ -4,6 +4,10 @@
 - ReactivePolicy: target tracking as AWS documents it for a one-minute metric: desired =
   ceil(demand / (C x target)); scale out at once; scale in only after every minute of the
   stabilization window wanted less, then to the highest count the window wanted.
+- ReactiveWarmPolicy: the same target tracking with an EC2 warm pool as AWS documents it: the
+  pool holds the group's max size minus desired, stopped; scale-outs take pool instances first;
+  scaled-in instances return to the pool. Max size as an operator would set it: the trailing
+  week's peak need at the target utilization.
 - PredictivePolicy: the daemon's path: forecast the 5-minute demand, allocate with warm-up lead
   (controller.allocation), re-forecast on a schedule, and keep a reactive safety net; optionally
   with burst headroom learned from the policy's own past (controller.allocation.headroom).
@@ -16,7 +20,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -26,6 +30,7 @@ from controller.allocation.demand import FleetDemand
 from controller.allocation.headroom import NO_HEADROOM, learn_headroom
 from controller.domain.forecast import Forecast
 from controller.domain.series import FloatArray, Series
+from controller.simulation.fleet import WarmPool
 
 
 class Policy(Protocol):
@@ -33,6 +38,17 @@ class Policy(Protocol):
 
     def decide(self, minute: int, demand_rps: float) -> int:
         """Desired instances after seeing minute `minute`'s demand (NaN in a gap)."""
+        ...
+
+
+@runtime_checkable
+class WarmPoolPolicy(Policy, Protocol):
+    """A policy whose group keeps a warm pool beside it."""
+
+    warm_pool: WarmPool
+
+    def prepared_capacity(self) -> int:
+        """The group's prepared capacity after the last decision: the pool holds it minus desired."""
         ...
 
 
@@ -76,6 +92,47 @@ class ReactivePolicy:
         elif len(self._wanted) == self.window and max(self._wanted) < self.desired:
             self.desired = max(self._wanted)
         return self.desired
+
+
+class ReactiveWarmPolicy:
+    """Target tracking (the `ReactivePolicy` given) with a warm pool sized as AWS's default.
+
+    AWS sizes a warm pool without `max_group_prepared_capacity` as the group's max size minus
+    desired. The max size is the one an operator would set: the peak need at the target over
+    the trailing `max_size_window_minutes` (a week), from minutes before the current one only,
+    never below the current desired. It sizes the pool and is not a cap on desired, so this
+    baseline differs from `reactive` by the pool alone.
+    """
+
+    name = "reactive-warm"
+
+    def __init__(
+        self,
+        target_tracking: ReactivePolicy,
+        warm_pool: WarmPool,
+        max_size_window_minutes: int = 7 * 1440,
+    ) -> None:
+        self.target_tracking = target_tracking
+        self.warm_pool = warm_pool
+        self.window = max(1, max_size_window_minutes)
+        self._peaks: deque[tuple[int, int]] = deque()  # (minute, need): needs falling, for the max
+        self._max_size = target_tracking.min_size
+
+    def decide(self, minute: int, demand_rps: float) -> int:
+        while self._peaks and self._peaks[0][0] < minute - self.window:
+            self._peaks.popleft()
+        trailing_peak = self._peaks[0][1] if self._peaks else 0
+        desired = self.target_tracking.decide(minute, demand_rps)
+        self._max_size = max(trailing_peak, desired)
+        if not math.isnan(demand_rps):  # seen from the next minute on: the window is the past
+            need = self.target_tracking.wanted(demand_rps)
+            while self._peaks and self._peaks[-1][1] <= need:
+                self._peaks.pop()
+            self._peaks.append((minute, need))
+        return desired
+
+    def prepared_capacity(self) -> int:
+        return self._max_size
 
 
 ForecastFn = Callable[[Series, int], Forecast]

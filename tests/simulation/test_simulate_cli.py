@@ -61,8 +61,9 @@ def test_simulate_writes_one_row_a_minute_with_the_contract_columns_and_a_report
     assert code == 0
     with out.open() as handle:
         table = list(csv.DictReader(handle))
-    assert list(table[0]) == ["timestamp", "demand", "serving", "booting", "desired"]
+    assert list(table[0]) == ["timestamp", "demand", "serving", "booting", "desired", "warm"]
     assert len(table) == 120
+    assert {row["warm"] for row in table} == {"0"}  # reactive keeps no warm pool
     assert table[55]["demand"] == "" and table[0]["demand"] == "120"
     assert (tmp_path / "sim-static.csv").is_file()
     page = (tmp_path / "r" / "index.html").read_text()
@@ -211,6 +212,10 @@ def test_predictive_settings_flags_reach_the_policy_and_the_ratio_line_is_printe
         ("--burst-quantile", "most", "--burst-quantile: not a number: 'most'"),
         ("--target", "0", "--target: must be > 0 and <= 1, got 0"),
         ("--reactive-target", "1.2", "--reactive-target: must be > 0 and <= 1, got 1.2"),
+        ("--warm-cost", "1.5", "--warm-cost: must be between 0 and 1, got 1.5"),
+        ("--warm-cost", "-0.1", "--warm-cost: must be between 0 and 1, got -0.1"),
+        ("--warm-cost", "cheap", "--warm-cost: not a number: 'cheap'"),
+        ("--warm-start", "soon", "--warm-start:"),
     ],
 )
 def test_a_bad_policy_setting_is_refused_by_name(
@@ -233,3 +238,33 @@ def test_a_hold_that_is_not_whole_minutes_is_refused(
     assert main(simulate_args(trace, out, "--hold", "90s")) == 2  # bad usage
     assert "--hold must be one or more whole minutes, got 0:01:30" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_warm_start_that_is_not_whole_minutes_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trace = write_trace(tmp_path / "trace.csv", minutes(10))
+    out = tmp_path / "o.csv"
+    assert main(simulate_args(trace, out, "--warm-start", "90s")) == 2  # bad usage
+    assert "--warm-start must be whole minutes, got 0:01:30" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_reactive_warm_writes_its_stopped_pool_in_the_warm_column(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 700 rps for an hour (20 instances at 70 %), then 140 (4): the 16 scaled in are stopped;
+    # back to 700 at minute 120: called from the pool, serving 2 minutes later (--warm-start)
+    rates = [700] * 60 + [140] * 60 + [700] * 5
+    rows = [f"2026-11-02T{i // 60:02d}:{i % 60:02d}:00Z,{rate}" for i, rate in enumerate(rates)]
+    trace = write_trace(tmp_path / "trace.csv", rows)
+    out = tmp_path / "sim.csv"
+    args = simulate_args(trace, out, "--policy", "reactive-warm", "--compare", "reactive")
+    assert main([*args, "--warm-cost", "0.1", "--warm-start", "2m"]) == 0
+    with out.open() as handle:
+        table = list(csv.DictReader(handle))
+    warm = [int(row["warm"]) for row in table]
+    assert warm[0] == 0 and max(warm) == warm[119] == 16 and warm[120] == 0
+    assert [int(row["serving"]) for row in table[119:123]] == [4, 4, 4, 20]
+    assert (tmp_path / "sim-reactive.csv").is_file()
+    assert "reactive-warm / reactive: dropped" in capsys.readouterr().out
