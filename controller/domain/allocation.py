@@ -27,6 +27,23 @@ class TargetTracking:
 
 
 @dataclass(frozen=True)
+class WarmPool:
+    """Instances kept stopped (or hibernated) beside the group (aws_autoscaling_group.warm_pool).
+
+    AWS keeps max(min_size, max_group_prepared_capacity - desired) instances in the pool."""
+
+    pool_state: str
+    """'Stopped' or 'Hibernated'"""
+    min_size: int
+    max_group_prepared_capacity: int
+    reuse_on_scale_in: bool = True
+
+    def size_at(self, desired: int) -> int:
+        """Instances waiting in the pool while the group's desired capacity is `desired`."""
+        return max(self.min_size, self.max_group_prepared_capacity - desired)
+
+
+@dataclass(frozen=True)
 class FleetAllocation:
     fleet: str
     region: str
@@ -43,6 +60,8 @@ class FleetAllocation:
     target_tracking: TargetTracking = field(default_factory=TargetTracking)
     price_per_hour: float | None = None
     """on-demand USD per instance-hour in the fleet's region; None when no cited price"""
+    warm_pool: WarmPool | None = None
+    """None: the fleet has no warm pool"""
 
     @property
     def peak(self) -> int:
