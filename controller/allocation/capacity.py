@@ -102,7 +102,9 @@ def allocate(
         label, upper = burst if burst is not None else (rule.quantile_label, demand)
         burst_need, _ = _needed(upper.resources, per_instance)
         in_service = desired if horizon else np.array([now], dtype=np.int64)
-        sizing = size_warm_pool(rule.warm_pool, in_service, burst_need, lead, max_now, label)
+        sizing = size_warm_pool(
+            rule.warm_pool, in_service, burst_need, lead, max_now, label, kind.memory_mib
+        )
         warm_pool, warm_reasons = sizing.pool, (sizing.reason,)
     return FleetAllocation(
         fleet=rule.name,

@@ -35,6 +35,9 @@ class WarmPoolRule:
     max_prepared: int | None
     """max_group_prepared_capacity as configured; None = sized from the forecast"""
     reuse_on_scale_in: bool = True
+    volume_gib: float | None = None
+    """root EBS volume of one instance; None = no cost estimate"""
+    usd_per_gib_month: float | None = None
 
 
 @dataclass(frozen=True)
@@ -50,13 +53,15 @@ def size_warm_pool(
     lead: int,
     max_size: int,
     burst_label: str,
+    memory_mib: int = 0,
 ) -> WarmPoolSizing:
     """The pool for a group whose desired capacity per step is `desired`; `burst_need` is the
     instances the upper quantile (`burst_label`, e.g. 'p97.5') needs per step, `lead` the
-    warm-up in steps and `max_size` the group's max now."""
+    warm-up in steps, `max_size` the group's max now and `memory_mib` one instance's RAM (a
+    hibernated instance keeps it on its root volume)."""
     in_service = int(desired[0]) if desired.size else 0
     if rule.max_prepared is not None:
-        pool = _pool(rule, rule.max_prepared)
+        pool = _pool(rule, rule.max_prepared, memory_mib)
         return WarmPoolSizing(
             pool,
             f"warm pool {pool.pool_state.lower()}: max_prepared {rule.max_prepared} configured, "
@@ -66,7 +71,7 @@ def size_warm_pool(
     burst = int(window.max()) if window.size else in_service
     excess = max(0, burst - in_service)
     prepared = min(in_service + excess, max_size)
-    pool = _pool(rule, prepared)
+    pool = _pool(rule, prepared, memory_mib)
     capped = f", capped at max_instances {max_size}" if in_service + excess > max_size else ""
     return WarmPoolSizing(
         pool,
@@ -77,10 +82,15 @@ def size_warm_pool(
     )
 
 
-def _pool(rule: WarmPoolRule, prepared: int) -> WarmPool:
+def _pool(rule: WarmPoolRule, prepared: int, memory_mib: int) -> WarmPool:
+    billed = rule.volume_gib
+    if billed is not None and rule.pool_state == "Hibernated":
+        billed += memory_mib / 1024  # the RAM is written to the root volume, which must hold it
     return WarmPool(
         pool_state=rule.pool_state,
         min_size=rule.min_size,
         max_group_prepared_capacity=max(prepared, rule.min_size),
         reuse_on_scale_in=rule.reuse_on_scale_in,
+        billed_gib=billed,
+        usd_per_gib_month=rule.usd_per_gib_month,
     )

@@ -261,6 +261,8 @@ def _warm_pool_rule(fleet: FleetConfig) -> WarmPoolRule | None:
         min_size=pool.min_size,
         max_prepared=None if pool.max_prepared == "auto" else pool.max_prepared,
         reuse_on_scale_in=pool.reuse_on_scale_in,
+        volume_gib=pool.volume_gib,
+        usd_per_gib_month=pool.volume_usd_per_gib_month,
     )
 
 
