@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from controller.allocation.capacity import allocate
 from controller.allocation.warm_pool import WarmPoolRule, size_warm_pool
 from controller.config import WarmPoolConfig, load_config
 from controller.domain.allocation import WarmPool
+from controller.domain.errors import ConfigError
 from controller.domain.forecast import Forecast
 from controller.workflow import steps
 from tests.helpers import ROOT
@@ -91,3 +93,24 @@ def test_the_daemon_sizes_warm_pools_from_the_forecasts_highest_quantile() -> No
 def test_a_max_prepared_below_min_size_is_refused_naming_both() -> None:
     with pytest.raises(ValueError, match=r"max_prepared \(1\) is below warm_pool.min_size \(2\)"):
         WarmPoolConfig(enabled=True, min_size=2, max_prepared=1)
+
+
+def test_a_bad_pool_state_in_controller_yaml_names_the_file_line_field_and_value(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "controller.yaml"
+    path.write_text(
+        "fleets:\n  - name: web\n    warm_pool:\n      enabled: true\n      pool_state: Running\n"
+    )
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert (
+        f"{path}:5: fleets.0.warm_pool.pool_state: Input should be 'Stopped' or 'Hibernated' "
+        "(got 'Running')"
+    ) in str(error.value)
+
+
+def test_warm_pools_are_off_unless_a_fleet_turns_one_on() -> None:
+    config = load_config(ROOT / "controller.yaml")
+    assert all(not fleet.warm_pool.enabled for fleet in config.fleets)
+    assert all(steps.fleet_rule(fleet).warm_pool is None for fleet in config.fleets)
