@@ -145,6 +145,40 @@ REMOVED_FLEET_KEYS = {
 }
 
 
+class WarmPoolConfig(_Section):
+    """An EC2 Auto Scaling warm pool: instances stopped ahead of a burst (docs/allocation.md)."""
+
+    enabled: bool = False
+    pool_state: Literal["Stopped", "Hibernated"] = Field(
+        default="Stopped", description="Hibernated keeps memory (needs an encrypted root volume)"
+    )
+    min_size: Annotated[int, Field(ge=0)] = Field(
+        default=0, description="instances the pool keeps however large the group is"
+    )
+    max_prepared: Literal["auto"] | Annotated[int, Field(ge=0)] = Field(
+        default="auto",
+        description="max_group_prepared_capacity; auto: sized from the forecast's upper quantile",
+    )
+    reuse_on_scale_in: bool = Field(
+        default=True, description="scaled-in instances return to the pool instead of terminating"
+    )
+    volume_gib: Annotated[float, Field(gt=0)] = Field(
+        default=8.0, description="root EBS volume of one instance (the AMI's; cost of a warm one)"
+    )
+    volume_usd_per_gib_month: Annotated[float, Field(ge=0)] = Field(
+        default=0.08, description="gp3 storage price (us-east-1 list price; docs/allocation.md)"
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self) -> WarmPoolConfig:
+        if isinstance(self.max_prepared, int) and self.max_prepared < self.min_size:
+            raise ValueError(
+                f"warm_pool.max_prepared ({self.max_prepared}) is below "
+                f"warm_pool.min_size ({self.min_size})"
+            )
+        return self
+
+
 class FleetConfig(_Section):
     name: Name
     region: str = "us-east-1"
@@ -188,6 +222,11 @@ class FleetConfig(_Section):
         default="report",
         description="report: alert, and hold plans that would revert a manual change for approval; "
         "reconcile: re-plan and apply at once, under the usual guardrails (docs/drift.md)",
+    )
+
+    warm_pool: WarmPoolConfig = Field(
+        default_factory=WarmPoolConfig,
+        description="stopped instances that serve a minute after a scale-out (off by default)",
     )
 
     capacity_per_instance: SkipJsonSchema[object] = Field(default=None, exclude=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 from controller.adapters.rendering import VariableRenderer
 from controller.adapters.terraform.runner import EmbeddedTerraform
 from controller.adapters.terraform.workspace import TerraformWorkspace
-from controller.domain.allocation import FleetAllocation, ScheduledAction
+from controller.domain.allocation import FleetAllocation, ScheduledAction, WarmPool
 from controller.domain.errors import PermanentError, TemporaryError, TerraformError
 from tests.helpers import ROOT
 
@@ -158,3 +159,29 @@ def test_a_plan_fingerprint_is_equal_for_the_same_changes_and_differs_after_appl
     assert first.fingerprint == second.fingerprint
     workspace.apply("p1")
     assert workspace.plan("p3").fingerprint != first.fingerprint
+
+
+def test_a_fleet_with_a_warm_pool_plans_it_and_one_without_renders_none(
+    workspace: TerraformWorkspace,
+) -> None:
+    pooled = replace(allocation(name="web"), warm_pool=WarmPool("Hibernated", 1, 6, False))
+    render(workspace, pooled, allocation(name="api"))
+    variables = json.loads((workspace.stack_dir / "fleets.auto.tfvars.json").read_text())
+    assert variables["fleets"]["api"]["warm_pool"] is None
+    assert variables["fleets"]["web"]["warm_pool"] == {
+        "pool_state": "Hibernated",
+        "min_size": 1,
+        "max_group_prepared_capacity": 6,
+        "reuse_on_scale_in": False,
+    }
+    plan = workspace.plan("p1")
+    pools = [c.address for c in plan.changes if "warm_pool" in c.address]
+    assert pools == ['terraform_data.warm_pool["web"]']
+
+
+def test_the_stack_validation_rejects_an_unknown_pool_state(
+    workspace: TerraformWorkspace,
+) -> None:
+    render(workspace, replace(allocation(), warm_pool=WarmPool("Running", 0, 4)))
+    with pytest.raises(TerraformError, match='pool_state is "Stopped" or "Hibernated"'):
+        workspace.plan("bad-pool")

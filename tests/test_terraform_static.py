@@ -69,6 +69,19 @@ def test_the_modules_use_every_aws_resource_the_design_names() -> None:
     assert "minimum_load_balancer_capacity" in text
 
 
+def test_the_schema_check_reaches_inside_the_fleet_modules_warm_pool_block(
+    tmp_path: Path,
+) -> None:
+    module = tmp_path / "fleet"
+    shutil.copytree(TERRAFORM / "modules" / "fleet", module)
+    main = module / "main.tf"
+    text = main.read_text()
+    assert 'dynamic "warm_pool"' in text and "reuse_on_scale_in" in text
+    main.write_text(text.replace("reuse_on_scale_in", "reuse_on_scale_out"))
+    problems = check_tree(module)
+    assert len(problems) == 1 and "'reuse_on_scale_out' is unknown argument" in problems[0]
+
+
 @pytest.mark.parametrize(
     ("snippet", "expected"),
     [

@@ -14,7 +14,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 
 from controller.adapters.files import write_atomically
-from controller.domain.allocation import FleetAllocation, LoadBalancerAllocation
+from controller.domain.allocation import FleetAllocation, LoadBalancerAllocation, WarmPool
 from controller.domain.errors import PermanentError
 
 TFVARS_TEMPLATE = "fleets.auto.tfvars.json.j2"
@@ -108,6 +108,7 @@ def _as_template_input(allocation: FleetAllocation) -> dict[str, Any]:
         "load_balancer": allocation.lb_name,
         "target_cpu_utilization": allocation.target_tracking.target_value,
         "instance_warmup": allocation.target_tracking.warmup_seconds,
+        "warm_pool": _warm_pool(allocation.warm_pool),
         "scheduled_actions": [
             {
                 "name": action.name,
@@ -118,4 +119,15 @@ def _as_template_input(allocation: FleetAllocation) -> dict[str, Any]:
             }
             for action in allocation.scheduled_actions
         ],
+    }
+
+
+def _warm_pool(pool: WarmPool | None) -> dict[str, Any] | None:
+    if pool is None:
+        return None
+    return {
+        "pool_state": pool.pool_state,
+        "min_size": pool.min_size,
+        "max_group_prepared_capacity": pool.max_group_prepared_capacity,
+        "reuse_on_scale_in": pool.reuse_on_scale_in,
     }

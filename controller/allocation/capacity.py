@@ -29,6 +29,7 @@ import numpy.typing as npt
 
 from controller.allocation.catalog import RESOURCES, UNITS, Catalog, InstanceType
 from controller.allocation.demand import FleetDemand
+from controller.allocation.warm_pool import WarmPoolRule, size_warm_pool
 from controller.domain.allocation import FleetAllocation, ScheduledAction, TargetTracking
 from controller.domain.series import FloatArray, floor_time
 
@@ -57,6 +58,8 @@ class FleetRule:
     """percent above the forecast the raised max allows (with breach 'increase')"""
     schedule_horizon: timedelta = timedelta(hours=48)
     load_balancer: str = ""
+    warm_pool: WarmPoolRule | None = None
+    """None: no warm pool"""
 
 
 @dataclass(frozen=True)
@@ -72,10 +75,12 @@ def allocate(
     step: timedelta,
     catalog: Catalog,
     current: int | None = None,
+    burst: tuple[str, FleetDemand] | None = None,
 ) -> FleetAllocation:
     """`current`: the desired capacity in force (the daemon passes what the last applied
     plan's schedule holds now), which the scale-in step limit starts from; None limits steps
-    within this plan only."""
+    within this plan only. `burst`: the demand at the forecast's upper quantile and its label
+    (e.g. 'p97.5'), which sizes the warm pool; None sizes it from `demand` itself."""
     choice = choose_type(rule, demand.resources, catalog, step)
     kind = choice.instance_type
     per_instance = kind.capacity * rule.target_utilization
@@ -91,6 +96,16 @@ def allocate(
     horizon = len(desired)
     now = int(desired[0]) if horizon else max(rule.min_size, observed_need)
     max_now = int(ceiling[0]) if horizon else rule.max_size
+    warm_reasons: tuple[str, ...] = ()
+    warm_pool = None
+    if rule.warm_pool is not None:
+        label, upper = burst if burst is not None else (rule.quantile_label, demand)
+        burst_need, _ = _needed(upper.resources, per_instance)
+        in_service = desired if horizon else np.array([now], dtype=np.int64)
+        sizing = size_warm_pool(
+            rule.warm_pool, in_service, burst_need, lead, max_now, label, kind.memory_mib
+        )
+        warm_pool, warm_reasons = sizing.pool, (sizing.reason,)
     return FleetAllocation(
         fleet=rule.name,
         region=rule.region,
@@ -115,13 +130,15 @@ def allocate(
             observed_need,
             lead,
             step,
-        ),
+        )
+        + warm_reasons,
         load_balancer=rule.load_balancer,
         target_tracking=TargetTracking(
             target_value=round(rule.target_utilization * 100, 1),
             warmup_seconds=int(rule.warmup.total_seconds()),
         ),
         price_per_hour=kind.price(rule.region),
+        warm_pool=warm_pool,
     )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+HOURS_PER_MONTH = 730
+
 
 @dataclass(frozen=True)
 class ScheduledAction:
@@ -27,6 +29,33 @@ class TargetTracking:
 
 
 @dataclass(frozen=True)
+class WarmPool:
+    """Instances kept stopped (or hibernated) beside the group (aws_autoscaling_group.warm_pool).
+
+    AWS keeps max(min_size, max_group_prepared_capacity - desired) instances in the pool."""
+
+    pool_state: str
+    """'Stopped' or 'Hibernated'"""
+    min_size: int
+    max_group_prepared_capacity: int
+    reuse_on_scale_in: bool = True
+    billed_gib: float | None = None
+    """EBS GiB one warm instance pays for (its root volume, plus its RAM when hibernated)"""
+    usd_per_gib_month: float | None = None
+
+    def size_at(self, desired: int) -> int:
+        """Instances waiting in the pool while the group's desired capacity is `desired`."""
+        return max(self.min_size, self.max_group_prepared_capacity - desired)
+
+    def cost_per_hour(self, desired: int) -> float | None:
+        """A stopped or hibernated instance pays for its volumes, not for the instance (730
+        hours a month, as the review's other monthly figures); None without a price."""
+        if self.billed_gib is None or self.usd_per_gib_month is None:
+            return None
+        return self.size_at(desired) * self.billed_gib * self.usd_per_gib_month / HOURS_PER_MONTH
+
+
+@dataclass(frozen=True)
 class FleetAllocation:
     fleet: str
     region: str
@@ -43,6 +72,8 @@ class FleetAllocation:
     target_tracking: TargetTracking = field(default_factory=TargetTracking)
     price_per_hour: float | None = None
     """on-demand USD per instance-hour in the fleet's region; None when no cited price"""
+    warm_pool: WarmPool | None = None
+    """None: the fleet has no warm pool"""
 
     @property
     def peak(self) -> int:

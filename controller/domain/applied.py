@@ -25,6 +25,14 @@ class AppliedSchedule:
 
 
 @dataclass(frozen=True)
+class AppliedWarmPool:
+    pool_state: str
+    min_size: int
+    max_group_prepared_capacity: int
+    reuse_on_scale_in: bool
+
+
+@dataclass(frozen=True)
 class AppliedFleet:
     name: str
     region: str
@@ -36,6 +44,8 @@ class AppliedFleet:
     target_cpu_utilization: float
     instance_warmup: int
     scheduled_actions: tuple[AppliedSchedule, ...]
+    warm_pool: AppliedWarmPool | None = None
+    """None: no warm pool was applied (also for plans rendered before warm pools existed)"""
 
     def started(self, now: datetime) -> tuple[AppliedSchedule, ...]:
         """Scheduled actions whose start time has come (AWS may already have run them)."""
@@ -138,6 +148,18 @@ def _fleet(name: str, f: Mapping[str, Any]) -> AppliedFleet:
             )
             for a in f.get("scheduled_actions", [])
         ),
+        warm_pool=_warm_pool(f.get("warm_pool")),
+    )
+
+
+def _warm_pool(pool: Mapping[str, Any] | None) -> AppliedWarmPool | None:
+    if pool is None:
+        return None
+    return AppliedWarmPool(
+        pool_state=str(pool["pool_state"]),
+        min_size=int(pool["min_size"]),
+        max_group_prepared_capacity=int(pool["max_group_prepared_capacity"]),
+        reuse_on_scale_in=bool(pool["reuse_on_scale_in"]),
     )
 
 

@@ -62,6 +62,19 @@ class ScalingPolicyView:
 
 
 @dataclass(frozen=True)
+class WarmPoolView:
+    """The group's warm pool as AWS reports it (DescribeWarmPool)."""
+
+    pool_state: str
+    min_size: int
+    max_group_prepared_capacity: int | None
+    """None when unset: AWS then prepares up to the group's max size"""
+    reuse_on_scale_in: bool
+    instances: int
+    """instances in the pool now (stopped, hibernated or on their way)"""
+
+
+@dataclass(frozen=True)
 class GroupView:
     """An autoscaling group with what the controller applies to it."""
 
@@ -75,6 +88,8 @@ class GroupView:
     target_group_arns: tuple[str, ...]
     scheduled_actions: tuple[ScheduledActionView, ...]
     policies: tuple[ScalingPolicyView, ...]
+    warm_pool: WarmPoolView | None = None
+    """None: the group has no warm pool"""
 
 
 @dataclass(frozen=True)
@@ -166,7 +181,7 @@ class FleetCloud(Protocol):
 
     def describe_group(self, name: str) -> GroupView | NotFound:
         """The group, its launch template (resolved to a version and instance type), its
-        scheduled actions and scaling policies.
+        scheduled actions, scaling policies and warm pool.
 
         Returns NotFound if no group has that name. Raises TemporaryError on throttling, time-out
         or connection failure; PermanentError on missing permissions or credentials.

@@ -17,7 +17,13 @@ from typing import Protocol
 
 from pydantic import JsonValue
 
-from controller.domain.applied import AppliedFleet, AppliedLoadBalancer, AppliedSchedule, Naming
+from controller.domain.applied import (
+    AppliedFleet,
+    AppliedLoadBalancer,
+    AppliedSchedule,
+    AppliedWarmPool,
+    Naming,
+)
 from controller.domain.cloud import (
     GroupView,
     ListenerRuleView,
@@ -25,6 +31,7 @@ from controller.domain.cloud import (
     NotFound,
     ScalingPolicyView,
     ScheduledActionView,
+    WarmPoolView,
 )
 from controller.domain.drift import Classification, DriftFinding
 
@@ -60,8 +67,59 @@ def compare_group(
         *_launch_template(fleet, live, naming, finding),
         *_schedules(fleet, live, name, now, finding),
         *_policies(fleet, live, naming, finding),
+        *_warm_pool(fleet, live, finding),
     ]
     return found
+
+
+def _warm_pool(fleet: AppliedFleet, live: GroupView, finding: _Make) -> list[DriftFinding]:
+    """The warm_pool block of the group: Terraform manages it whole, so a pool added, deleted
+    or changed by hand is drift an apply sets back. Instances in the pool are AWS's to move."""
+    applied, have = fleet.warm_pool, live.warm_pool
+    if applied is None:
+        if have is None:
+            return []
+        return [
+            finding("warm_pool", None, _live_pool(have), "a warm pool was added outside Terraform")
+        ]
+    if have is None:
+        return [
+            finding(
+                "warm_pool",
+                _applied_pool(applied),
+                None,
+                "the warm pool was deleted outside Terraform",
+            )
+        ]
+    pairs: list[tuple[str, JsonValue, JsonValue]] = [
+        ("pool_state", applied.pool_state, have.pool_state),
+        ("min_size", applied.min_size, have.min_size),
+        (
+            "max_group_prepared_capacity",
+            applied.max_group_prepared_capacity,
+            have.max_group_prepared_capacity,
+        ),
+        ("reuse_on_scale_in", applied.reuse_on_scale_in, have.reuse_on_scale_in),
+    ]
+    return [finding(f"warm_pool.{name}", a, b, OUTSIDE) for name, a, b in pairs if a != b]
+
+
+def _applied_pool(pool: AppliedWarmPool) -> JsonValue:
+    return {
+        "pool_state": pool.pool_state,
+        "min_size": pool.min_size,
+        "max_group_prepared_capacity": pool.max_group_prepared_capacity,
+        "reuse_on_scale_in": pool.reuse_on_scale_in,
+    }
+
+
+def _live_pool(pool: WarmPoolView) -> JsonValue:
+    return {
+        "pool_state": pool.pool_state,
+        "min_size": pool.min_size,
+        "max_group_prepared_capacity": pool.max_group_prepared_capacity,
+        "reuse_on_scale_in": pool.reuse_on_scale_in,
+    }
 
 
 def _bounds(

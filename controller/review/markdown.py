@@ -6,12 +6,13 @@ folded in <details> so the page stays short.
 
 from __future__ import annotations
 
+from controller.domain.allocation import HOURS_PER_MONTH
 from controller.domain.plan import ResourceChange
 from controller.review.model import (
-    HOURS_PER_MONTH,
     FleetReview,
     LoadBalancerReview,
     PlanReview,
+    WarmPoolReview,
     describe_cost,
 )
 
@@ -77,6 +78,8 @@ def _fleet_section(fleet: FleetReview, review: PlanReview) -> str:
             + (f", weight {lb.weights.get(fleet.name)}" if len(lb.weights) > 1 else "")
         )
     lines.append(f"- {describe_cost(fleet.cost_per_hour_now, fleet.cost_per_hour_planned)}")
+    if fleet.warm_pool is not None:
+        lines.append(_warm_pool_line(fleet.warm_pool))
     lines.append(f"- resources: {_count_changes(fleet.changes)}")
     body = "\n".join(lines)
     schedule = (
@@ -95,6 +98,20 @@ def _fleet_section(fleet: FleetReview, review: PlanReview) -> str:
             else "",
         ]
     ).strip()
+
+
+def _warm_pool_line(pool: WarmPoolReview) -> str:
+    line = (
+        f"- warm pool: {pool.instances} {pool.state.lower()} at the planned capacity now "
+        f"(min {pool.min_size}, max prepared {pool.max_prepared})"
+    )
+    if pool.cost_per_hour is None or pool.billed_gib is None or pool.usd_per_gib_month is None:
+        return line + ", cost n/a (no volume size or price)"
+    return (
+        f"{line}, ${pool.cost_per_hour:.4f}/h (${pool.cost_per_hour * HOURS_PER_MONTH:,.2f}"
+        f"/month): their EBS volumes only, {pool.billed_gib:g} GiB each at "
+        f"${pool.usd_per_gib_month:g}/GiB-month, not in the totals"
+    )
 
 
 def _lb_section(lb: LoadBalancerReview) -> str:

@@ -7,11 +7,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from controller.domain.allocation import FleetAllocation, LoadBalancerAllocation
+from controller.domain.allocation import HOURS_PER_MONTH, FleetAllocation, LoadBalancerAllocation
 from controller.domain.plan import VERBS, PlanSummary, ResourceChange
 from controller.review.guardrails import GuardrailResult, Guardrails, check_guardrails
 
-HOURS_PER_MONTH = 730
 Verdict = Literal["no-changes", "apply", "needs-approval", "held", "plan-only"]
 
 
@@ -50,10 +49,25 @@ class FleetReview:
     schedule: tuple[ScheduleEntry, ...]
     reasons: tuple[str, ...]
     changes: tuple[ResourceChange, ...]
+    warm_pool: WarmPoolReview | None = None
 
     @property
     def has_changes(self) -> bool:
         return any(c.action not in ("no-op", "read") for c in self.changes)
+
+
+@dataclass(frozen=True)
+class WarmPoolReview:
+    """The fleet's warm pool at the planned capacity now: stopped instances and what they cost
+    (their EBS volumes, not the instance price). Not part of the plan's cost totals."""
+
+    state: str
+    instances: int
+    min_size: int
+    max_prepared: int
+    billed_gib: float | None
+    usd_per_gib_month: float | None
+    cost_per_hour: float | None
 
 
 @dataclass(frozen=True)
@@ -160,6 +174,8 @@ def _fleet_review_from(data: Mapping[str, Any]) -> FleetReview:
     fields["schedule"] = tuple(ScheduleEntry(**s) for s in data["schedule"])
     fields["reasons"] = tuple(data["reasons"])
     fields["changes"] = _changes_from(data["changes"])
+    pool = data.get("warm_pool")
+    fields["warm_pool"] = WarmPoolReview(**pool) if pool else None
     return FleetReview(**fields)
 
 
@@ -265,6 +281,22 @@ def _fleet_review(
         ),
         reasons=allocation.reasons,
         changes=_changes_of(allocation.fleet, changes, ("fleet",)),
+        warm_pool=_warm_pool_review(allocation),
+    )
+
+
+def _warm_pool_review(allocation: FleetAllocation) -> WarmPoolReview | None:
+    pool = allocation.warm_pool
+    if pool is None:
+        return None
+    return WarmPoolReview(
+        state=pool.pool_state,
+        instances=pool.size_at(allocation.desired_now),
+        min_size=pool.min_size,
+        max_prepared=pool.max_group_prepared_capacity,
+        billed_gib=pool.billed_gib,
+        usd_per_gib_month=pool.usd_per_gib_month,
+        cost_per_hour=pool.cost_per_hour(allocation.desired_now),
     )
 
 

@@ -20,15 +20,22 @@ from controller.adapters.storage.metric_store import MetricStore, sessions_per_b
 from controller.adapters.storage.persona_store import PersonaStore
 from controller.allocation.capacity import FleetRule, allocate
 from controller.allocation.catalog import Catalog, load_catalog
-from controller.allocation.demand import FleetPlacement, PersonaDemand, Profile, fleet_demands
+from controller.allocation.demand import (
+    FleetDemand,
+    FleetPlacement,
+    PersonaDemand,
+    Profile,
+    fleet_demands,
+)
 from controller.allocation.load_balancers import allocate_load_balancers
+from controller.allocation.warm_pool import WarmPoolRule
 from controller.config import ControllerConfig, FleetConfig
 from controller.domain.allocation import FleetAllocation, LoadBalancerAllocation
 from controller.domain.calendar import Calendar
 from controller.domain.errors import ConfigError
 from controller.domain.forecast import Forecast
-from controller.domain.persona import ResourceProfile
-from controller.domain.series import Series, floor_time, resample_mean
+from controller.domain.persona import Persona, ResourceProfile
+from controller.domain.series import FloatArray, Series, floor_time, resample_mean
 from controller.forecasting.auto import Selection
 from controller.forecasting.cold_start import peak_prior
 from controller.forecasting.pipeline import Learned, forecast_with_selection
@@ -241,6 +248,21 @@ def fleet_rule(
         max_capacity_buffer=fleet.max_capacity_buffer,
         schedule_horizon=fleet.schedule_horizon,
         load_balancer=fleet.load_balancer,
+        warm_pool=_warm_pool_rule(fleet),
+    )
+
+
+def _warm_pool_rule(fleet: FleetConfig) -> WarmPoolRule | None:
+    pool = fleet.warm_pool
+    if not pool.enabled:
+        return None
+    return WarmPoolRule(
+        pool_state=pool.pool_state,
+        min_size=pool.min_size,
+        max_prepared=None if pool.max_prepared == "auto" else pool.max_prepared,
+        reuse_on_scale_in=pool.reuse_on_scale_in,
+        volume_gib=pool.volume_gib,
+        usd_per_gib_month=pool.volume_usd_per_gib_month,
     )
 
 
@@ -320,40 +342,16 @@ def allocate_fleets(
     for (quantile_label, window), fleets in groups.items():
         quantile = QUANTILES[quantile_label]
         keys = sorted({k for fleet in fleets for k in personas.served_by[fleet.name]})
-        persona_demands = []
-        for key in keys:
-            persona = by_key[key]
-            stats = (sessions or {}).get(key)
-            factor = stats.sessions_per_event_rate if stats else 1.0
-            rate = np.maximum(np.nan_to_num(forecasts[key].level(quantile), nan=0.0), 0.0)
-            learned = learned_profiles.get(key)
-            profile = _profile(learned or persona.resource_profile)
-            observed = None
-            if stats is not None:
-                steps_back = max(1, int(window / step))
-                recent = stats.recent[-steps_back:]
-                if recent.size and np.any(~np.isnan(recent)):
-                    observed = float(np.nanmax(recent))
-            persona_demands.append(
-                PersonaDemand(
-                    key=key,
-                    sessions=rate * factor,
-                    requests_per_s=rate,
-                    profile=profile,
-                    profile_source="learned" if learned else "declared",
-                    regions=persona.traffic_pattern.geographic_distribution,
-                    observed_sessions=observed,
-                    note=f"sessions = events/s x {factor:.1f} measured"
-                    if stats
-                    else "sessions = events/s (no measured factor)",
-                )
-            )
-        group_demands = fleet_demands(
-            persona_demands,
-            {f.name: personas.served_by[f.name] for f in fleets},
-            [FleetPlacement(f.name, f.region) for f in fleets],
-        )
+        inputs = _DemandInputs(by_key, sessions or {}, learned_profiles, window, step)
+        served = {f.name: personas.served_by[f.name] for f in fleets}
+        placements = [FleetPlacement(f.name, f.region) for f in fleets]
+        rates = {key: forecasts[key].level(quantile) for key in keys}
+        group_demands = fleet_demands(inputs.personas(rates), served, placements)
         demands.update(group_demands)
+        burst: tuple[str, dict[str, FleetDemand]] | None = None
+        if any(f.warm_pool.enabled for f in fleets):
+            label, upper = burst_rates(forecasts, keys, quantile)
+            burst = (label, fleet_demands(inputs.personas(upper), served, placements))
         for fleet in fleets:
             rule = fleet_rule(fleet, catalog, in_force.get(fleet.name), position[fleet.name])
             results[fleet.name] = allocate(
@@ -363,10 +361,67 @@ def allocate_fleets(
                 step,
                 catalog,
                 (capacity_in_force or {}).get(fleet.name),
+                None if burst is None else (burst[0], burst[1][fleet.name]),
             )
     ordered = [results[f.name] for f in config.fleets]
     fleets_out, balancers = allocate_load_balancers(ordered, demands, lb_units_in_force)
     return AllocationSet(fleets_out, balancers)
+
+
+@dataclass(frozen=True)
+class _DemandInputs:
+    """What turns a persona's forecast events/s into its demand, besides the rate itself."""
+
+    by_key: Mapping[str, Persona]
+    sessions: Mapping[str, SessionStats]
+    learned_profiles: Mapping[str, ResourceProfile | Profile]
+    window: timedelta
+    step: timedelta
+
+    def personas(self, rates: Mapping[str, FloatArray]) -> list[PersonaDemand]:
+        return [self._persona(key, level) for key, level in rates.items()]
+
+    def _persona(self, key: str, level: FloatArray) -> PersonaDemand:
+        persona = self.by_key[key]
+        stats = self.sessions.get(key)
+        factor = stats.sessions_per_event_rate if stats else 1.0
+        rate = np.maximum(np.nan_to_num(level, nan=0.0), 0.0)
+        learned = self.learned_profiles.get(key)
+        profile = _profile(learned or persona.resource_profile)
+        observed = None
+        if stats is not None:
+            steps_back = max(1, int(self.window / self.step))
+            recent = stats.recent[-steps_back:]
+            if recent.size and np.any(~np.isnan(recent)):
+                observed = float(np.nanmax(recent))
+        return PersonaDemand(
+            key=key,
+            sessions=rate * factor,
+            requests_per_s=rate,
+            profile=profile,
+            profile_source="learned" if learned else "declared",
+            regions=persona.traffic_pattern.geographic_distribution,
+            observed_sessions=observed,
+            note=f"sessions = events/s x {factor:.1f} measured"
+            if stats
+            else "sessions = events/s (no measured factor)",
+        )
+
+
+def burst_rates(
+    forecasts: Mapping[str, Forecast], keys: list[str], quantile: float | None
+) -> tuple[str, dict[str, FloatArray]]:
+    """Each persona's events/s at its highest stored quantile (0.975 with the daemon's 95 %
+    interval; never below the fleet's own), which sizes warm pools, and a label naming the
+    lowest quantile so used, so a reason never overstates it."""
+    chosen: dict[str, float | None] = {}
+    for key in keys:
+        upper = max(forecasts[key].quantiles, default=None)
+        higher = upper is not None and (quantile is None or upper > quantile)
+        chosen[key] = upper if higher else quantile
+    used = [q for q in chosen.values() if q is not None]
+    label = f"p{min(used) * 100:g}" if used else "mean"
+    return label, {key: forecasts[key].level(q) for key, q in chosen.items()}
 
 
 def _profile(profile: ResourceProfile | Profile) -> Profile:

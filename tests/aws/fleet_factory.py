@@ -37,6 +37,12 @@ def fleet_variables(now: datetime) -> dict[str, Any]:
                 "load_balancer": "edge",
                 "target_cpu_utilization": 70.0,
                 "instance_warmup": 300,
+                "warm_pool": {
+                    "pool_state": "Stopped",
+                    "min_size": 0,
+                    "max_group_prepared_capacity": 6,
+                    "reuse_on_scale_in": True,
+                },
                 "scheduled_actions": [
                     _action("web", hour, 4, 2, 12),
                     _action("web", hour + timedelta(hours=1), 6, 2, 10),
@@ -180,6 +186,16 @@ class AwsAccount:
             },
             Tags=[{"Key": "Fleet", "Value": group, "PropagateAtLaunch": True}],
         )
+        # aws_autoscaling_group.this warm_pool block
+        pool = fleet.get("warm_pool")
+        if pool is not None:
+            self.autoscaling.put_warm_pool(
+                AutoScalingGroupName=group,
+                PoolState=pool["pool_state"],
+                MinSize=pool["min_size"],
+                MaxGroupPreparedCapacity=pool["max_group_prepared_capacity"],
+                InstanceReusePolicy={"ReuseOnScaleIn": pool["reuse_on_scale_in"]},
+            )
         # aws_autoscaling_schedule.forecast (the ones still ahead)
         for action in fleet["scheduled_actions"]:
             start = datetime.fromisoformat(action["start_time"].replace("Z", "+00:00"))

@@ -243,6 +243,52 @@ def test_target_tracking_changes_and_extra_policies_are_drift(fleet: Fleet) -> N
     assert extra.live == {"policy_type": "SimpleScaling", "metric": None}
 
 
+def test_a_warm_pool_changed_added_or_deleted_by_hand_is_drift_an_apply_sets_back(
+    fleet: Fleet,
+) -> None:
+    autoscaling = fleet.aws.autoscaling
+    autoscaling.put_warm_pool(
+        AutoScalingGroupName="fleet-web",
+        PoolState="Hibernated",
+        MinSize=2,
+        MaxGroupPreparedCapacity=6,
+        InstanceReusePolicy={"ReuseOnScaleIn": True},
+    )
+    autoscaling.put_warm_pool(AutoScalingGroupName="fleet-api", PoolState="Stopped", MinSize=1)
+
+    found = drift(fleet.check())
+
+    web, api = "autoscaling_group/fleet-web", "autoscaling_group/fleet-api"
+    assert set(found) == {
+        (web, "warm_pool.pool_state"),
+        (web, "warm_pool.min_size"),
+        (api, "warm_pool"),
+    }
+    state = found[(web, "warm_pool.pool_state")]
+    assert (state.applied, state.live) == ("Stopped", "Hibernated")
+    size = found[(web, "warm_pool.min_size")]
+    assert (size.applied, size.live) == (0, 2)
+    added = found[(api, "warm_pool")]
+    assert added.applied is None and added.reason == "a warm pool was added outside Terraform"
+    assert added.live == {
+        "pool_state": "Stopped",
+        "min_size": 1,
+        "max_group_prepared_capacity": None,
+        "reuse_on_scale_in": False,
+    }
+    restore = {(a.resource, a.attribute): a for a in restore_actions(list(found.values()))}
+    assert restore[(api, "warm_pool")].automatic
+    assert restore[(api, "warm_pool")].terraform_address == (
+        'module.fleet["api"].aws_autoscaling_group.this'
+    )
+
+    autoscaling.delete_warm_pool(AutoScalingGroupName="fleet-web", ForceDelete=True)
+    deleted = drift(fleet.check())[(web, "warm_pool")]
+    applied = fleet.variables["fleets"]["web"]["warm_pool"]  # type: ignore[index]
+    assert deleted.live is None and deleted.applied == applied
+    assert deleted.reason == "the warm pool was deleted outside Terraform"
+
+
 def test_listener_weights_and_rules_changed_by_hand_are_drift(fleet: Fleet) -> None:
     aws = fleet.aws
     edge = aws.edges["edge"]

@@ -32,6 +32,7 @@ from controller.domain.cloud import (
     NotFound,
     ScalingPolicyView,
     ScheduledActionView,
+    WarmPoolView,
     WeightedTarget,
 )
 
@@ -86,6 +87,29 @@ class AwsFleet:
             target_group_arns=tuple(group.get("TargetGroupARNs", [])),
             scheduled_actions=tuple(self._scheduled_actions(name)),
             policies=tuple(self._policies(name)),
+            warm_pool=self._warm_pool(name),
+        )
+
+    def _warm_pool(self, group: str) -> WarmPoolView | None:
+        pages = list(
+            _pages(
+                "autoscaling:DescribeWarmPool",
+                self._autoscaling.describe_warm_pool,
+                "NextToken",
+                AutoScalingGroupName=group,
+            )
+        )
+        pool = pages[0].get("WarmPoolConfiguration")
+        if not pool:
+            return None
+        prepared = _int(pool.get("MaxGroupPreparedCapacity"))
+        return WarmPoolView(
+            pool_state=str(pool.get("PoolState", "Stopped")),
+            min_size=_int(pool.get("MinSize")) or 0,
+            # -1 (or nothing) means "up to the group's max size"
+            max_group_prepared_capacity=None if prepared is None or prepared < 0 else prepared,
+            reuse_on_scale_in=bool(pool.get("InstanceReusePolicy", {}).get("ReuseOnScaleIn")),
+            instances=sum(len(page.get("Instances", [])) for page in pages),
         )
 
     def _launch_template(self, spec: dict[str, Any]) -> LaunchTemplateView:

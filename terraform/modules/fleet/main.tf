@@ -22,6 +22,15 @@ resource "aws_launch_template" "this" {
     http_tokens = "required"
   }
 
+  # A Hibernated warm pool needs hibernation enabled at launch (and an encrypted root volume
+  # large enough for the instance's RAM: docs/allocation.md#warm-pools).
+  dynamic "hibernation_options" {
+    for_each = try(var.warm_pool.pool_state, "") == "Hibernated" ? [true] : []
+    content {
+      configured = true
+    }
+  }
+
   tag_specifications {
     resource_type = "instance"
     tags          = { Fleet = var.name, ManagedBy = "fleet-persona-controller" }
@@ -69,6 +78,22 @@ resource "aws_autoscaling_group" "this" {
     preferences {
       min_healthy_percentage = 90
       instance_warmup        = var.instance_warmup
+    }
+  }
+
+  # Instances stopped (or hibernated) ahead of a burst: a scale-out takes them first and they
+  # serve in about a minute instead of a full boot. AWS refuses a warm pool on a group with a
+  # mixed-instances policy or Spot instances; this module launches one on-demand type only.
+  dynamic "warm_pool" {
+    for_each = var.warm_pool == null ? [] : [var.warm_pool]
+    content {
+      pool_state                  = warm_pool.value.pool_state
+      min_size                    = warm_pool.value.min_size
+      max_group_prepared_capacity = warm_pool.value.max_group_prepared_capacity
+
+      instance_reuse_policy {
+        reuse_on_scale_in = warm_pool.value.reuse_on_scale_in
+      }
     }
   }
 

@@ -78,3 +78,19 @@ variable "scheduled_actions" {
   }))
   default = []
 }
+
+variable "warm_pool" {
+  description = "Warm pool of stopped or hibernated instances (null = none): docs/allocation.md#warm-pools."
+  type = object({
+    pool_state                  = string
+    min_size                    = number
+    max_group_prepared_capacity = number
+    reuse_on_scale_in           = bool
+  })
+  default = null
+
+  validation {
+    condition     = var.warm_pool == null ? true : contains(["Stopped", "Hibernated"], var.warm_pool.pool_state)
+    error_message = "A warm pool's pool_state is \"Stopped\" or \"Hibernated\"."
+  }
+}

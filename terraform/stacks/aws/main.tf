@@ -48,6 +48,7 @@ module "fleet" {
   instance_warmup        = each.value.instance_warmup
   target_cpu_utilization = each.value.target_cpu_utilization
   scheduled_actions      = each.value.scheduled_actions
+  warm_pool              = each.value.warm_pool
 }
 
 module "edge" {

@@ -33,6 +33,12 @@ resource "terraform_data" "desired_capacity" {
   input    = each.value.desired_capacity
 }
 
+# modules/fleet: aws_autoscaling_group.warm_pool (only fleets that have one)
+resource "terraform_data" "warm_pool" {
+  for_each = { for name, fleet in var.fleets : name => fleet.warm_pool if fleet.warm_pool != null }
+  input    = each.value
+}
+
 # modules/fleet: aws_autoscaling_policy (target tracking)
 resource "terraform_data" "target_tracking" {
   for_each = var.fleets

@@ -20,6 +20,13 @@ variable "fleets" {
       min_size         = number
       max_size         = number
     }))
+    # null = no warm pool (docs/allocation.md#warm-pools)
+    warm_pool = optional(object({
+      pool_state                  = string
+      min_size                    = number
+      max_group_prepared_capacity = number
+      reuse_on_scale_in           = bool
+    }))
   }))
 
   validation {
@@ -30,6 +37,16 @@ variable "fleets" {
   validation {
     condition     = alltrue([for f in values(var.fleets) : length(f.scheduled_actions) <= 100])
     error_message = "An autoscaling group takes at most 100 scheduled actions."
+  }
+
+  validation {
+    condition     = alltrue([for f in values(var.fleets) : f.warm_pool == null ? true : contains(["Stopped", "Hibernated"], f.warm_pool.pool_state)])
+    error_message = "A warm pool's pool_state is \"Stopped\" or \"Hibernated\"."
+  }
+
+  validation {
+    condition     = alltrue([for f in values(var.fleets) : f.warm_pool == null ? true : f.warm_pool.min_size >= 0 && f.warm_pool.min_size <= f.warm_pool.max_group_prepared_capacity])
+    error_message = "A warm pool needs 0 <= min_size <= max_group_prepared_capacity."
   }
 }
 
