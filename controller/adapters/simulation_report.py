@@ -10,8 +10,10 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure  # no pyplot: no global state, no display backend
+from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from controller.adapters.html_page import png_data_uri, write_page
+from controller.simulation.frontier import SweepPoint, frontiers
 from controller.simulation.metrics import ElasticityMetrics, required_instances
 from controller.simulation.run import SimulationResult
 
@@ -25,6 +27,7 @@ def write_report(
     metrics: Sequence[ElasticityMetrics],
     capacity_per_instance: float,
     title: str,
+    sweep: Sequence[SweepPoint] = (),
 ) -> Path:
     minutes = np.array([start + timedelta(minutes=i) for i in range(len(results[0].demand))])
     required = np.where(
@@ -40,7 +43,60 @@ def write_report(
         ):
             uri = _plot(minutes[span], required[span], result, span, f"{result.policy}: {label}")
             images.append((result.policy, label, uri))
+    if sweep:
+        images.insert(0, ("sweep", "cost against dropped share", plot_frontiers(sweep)))
     return write_page(target, _page(title, results, metrics, images))
+
+
+def plot_frontiers(points: Sequence[SweepPoint]) -> str:
+    """Cost on x, dropped share on y (log if it spans a decade or more), one line per policy
+    through its lower envelope; every swept point marked, predictive's larger and labelled."""
+    figure = Figure(figsize=(11, 5), dpi=100)
+    axis = figure.subplots()
+    colors = {"predictive": "tab:blue", "reactive": "tab:orange", "reactive-warm": "tab:green"}
+    for policy, line in frontiers(points).items():
+        color = colors.get(policy, "tab:gray")
+        mine = [p for p in points if p.policy == policy]
+        axis.plot(
+            [p.cost for p in line.points],
+            [p.dropped_share for p in line.points],
+            color=color,
+            linewidth=1.4,
+            label=f"{policy} (frontier)",
+        )
+        ours = policy == "predictive"
+        axis.scatter(
+            [p.cost for p in mine],
+            [p.dropped_share for p in mine],
+            color=color,
+            marker="D" if ours else "o",
+            s=40 if ours else 14,
+            zorder=3,
+        )
+        for p in mine:
+            axis.annotate(
+                p.setting,
+                (p.cost, p.dropped_share),
+                textcoords="offset points",
+                xytext=(4, 4),
+                fontsize=7 if ours else 6,
+                color=color,
+            )
+    dropped = [p.dropped_share for p in points if p.dropped_share > 0]
+    if dropped and max(dropped) >= 10 * min(dropped):
+        axis.set_yscale("log")
+    axis.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
+    axis.yaxis.set_major_formatter(PercentFormatter(1.0))
+    axis.set_xlabel("cost: instance-minutes (warm minutes at the warm cost)")
+    axis.set_ylabel("dropped share of requests")
+    axis.set_title(
+        "Frontiers: predictive at each burst quantile against reactive and reactive-warm at "
+        "each target utilization"
+    )
+    axis.legend(loc="upper right", fontsize=8)
+    axis.grid(alpha=0.3, which="both")
+    figure.tight_layout()
+    return png_data_uri(figure)
 
 
 def _plot(
