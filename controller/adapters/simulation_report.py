@@ -53,7 +53,12 @@ def plot_frontiers(points: Sequence[SweepPoint]) -> str:
     through its lower envelope; every swept point marked, predictive's larger and labelled."""
     figure = Figure(figsize=(11, 5), dpi=100)
     axis = figure.subplots()
-    colors = {"predictive": "tab:blue", "reactive": "tab:orange", "reactive-warm": "tab:green"}
+    colors = {
+        "predictive": "tab:blue",
+        "reactive": "tab:orange",
+        "reactive-warm": "tab:green",
+        "aws-predictive": "tab:purple",
+    }
     for policy, line in frontiers(points).items():
         color = colors.get(policy, "tab:gray")
         mine = [p for p in points if p.policy == policy]
@@ -90,8 +95,8 @@ def plot_frontiers(points: Sequence[SweepPoint]) -> str:
     axis.set_xlabel("cost: instance-minutes (warm minutes at the warm cost)")
     axis.set_ylabel("dropped share of requests")
     axis.set_title(
-        "Frontiers: predictive at each burst quantile against reactive and reactive-warm at "
-        "each target utilization"
+        "Frontiers: predictive at each burst quantile against the baselines at each target "
+        "utilization"
     )
     axis.legend(loc="upper right", fontsize=8)
     axis.grid(alpha=0.3, which="both")

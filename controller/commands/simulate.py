@@ -50,7 +50,7 @@ def register(sub: Subparsers) -> None:
     )
     parser.add_argument(
         "--policy",
-        choices=("predictive", "reactive", "reactive-warm", "static"),
+        choices=("predictive", "reactive", "reactive-warm", "aws-predictive", "static"),
         default="predictive",
         help="the policy whose per-minute CSV is --out (default predictive)",
     )
@@ -76,7 +76,9 @@ def register(sub: Subparsers) -> None:
         "predictive plans for 90% utilization with burst headroom at q0.97 and holds capacity "
         "15 minutes (chosen on July of the NASA trace only, docs/simulation.md). Raise "
         "--burst-quantile to drop less for more instance-minutes. reactive-warm is reactive "
-        "with an EC2 warm pool of the trailing week's peak minus desired, stopped.",
+        "with an EC2 warm pool of the trailing week's peak minus desired, stopped; "
+        "aws-predictive is reactive with AWS predictive scaling's hourly schedule (the larger "
+        "wins), at the same target.",
     )
     knobs.add_argument(
         "--reactive-target",
@@ -132,10 +134,11 @@ def register(sub: Subparsers) -> None:
         "--sweep",
         action="store_true",
         help="also sweep: predictive over --burst-quantile (off, 0.9, 0.95, 0.97, 0.99, 0.995), "
-        "reactive and reactive-warm over --reactive-target (0.4-0.95, 8 points), the other "
+        "reactive, reactive-warm and aws-predictive over --reactive-target (0.4-0.95, 8 "
+        "points each), the other "
         "settings as given; prints cost (instance-minutes) against dropped share per policy and "
         "predictive's drops over each baseline's at equal cost (frontiers interpolated, never "
-        "extrapolated); 22 more simulations",
+        "extrapolated); 30 more simulations",
     )
     parser.add_argument(
         "--out",
@@ -247,9 +250,10 @@ def run(args: argparse.Namespace) -> int:
     if "predictive" in policies and "reactive" in policies:
         ours, theirs = (metrics[policies.index(p)] for p in ("predictive", "reactive"))
         print(compare(ours, theirs), file=notes)
-    if "reactive-warm" in policies and "reactive" in policies:
-        warm, plain = (metrics[policies.index(p)] for p in ("reactive-warm", "reactive"))
-        print(compare(warm, plain, "reactive-warm"), file=notes)
+    for baseline in ("reactive-warm", "aws-predictive"):
+        if baseline in policies and "reactive" in policies:
+            other, plain = (metrics[policies.index(p)] for p in (baseline, "reactive"))
+            print(compare(other, plain, baseline), file=notes)
     sweep: list[SweepPoint] = []
     if args.sweep:
         sweep = _sweep(settings, trace.start, trace.demand_rps, len(trace.demand_rps))
@@ -320,13 +324,14 @@ _SETTING = {
     "predictive": "burst quantile",
     "reactive": "target",
     "reactive-warm": "target",
+    "aws-predictive": "target",
 }
-BASELINES = ("reactive", "reactive-warm")
 
 
 def format_sweep(points: list[SweepPoint]) -> str:
     """Cost against drops per policy, then predictive's drops over the baselines' at equal cost."""
     from controller.simulation.frontier import at_equal_cost, frontiers
+    from controller.workflow.simulation import BASELINES
 
     reference = next(
         (p.cost for p in points if p.policy == "reactive" and p.setting == "0.7"), None

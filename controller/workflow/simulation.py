@@ -11,6 +11,7 @@ import numpy as np
 
 from controller.allocation.capacity import FleetRule
 from controller.forecasting.rolling import RollingForecaster
+from controller.simulation.aws_predictive import AwsPredictivePolicy
 from controller.simulation.fleet import WarmPool
 from controller.simulation.frontier import SweepPoint
 from controller.simulation.policies import (
@@ -23,7 +24,7 @@ from controller.simulation.policies import (
 )
 from controller.simulation.run import SimulationResult, simulate
 
-POLICIES = ("predictive", "reactive", "reactive-warm", "static")
+POLICIES = ("predictive", "reactive", "reactive-warm", "aws-predictive", "static")
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,9 @@ def build_policy(
             warm_start_minutes=_minutes(settings.warm_start), warm_cost=settings.warm_cost
         )
         return ReactiveWarmPolicy(reactive(settings.reactive_target), pool)
+    if name == "aws-predictive":
+        # AWS predictive scaling's schedule with the same target as its target tracking policy
+        return AwsPredictivePolicy(reactive(settings.reactive_target), start)
     if name == "static":
         count = settings.static_count
         if (
@@ -148,7 +152,8 @@ PREDICTIVE_SWEEP: tuple[float | None, ...] = (None, 0.9, 0.95, 0.97, 0.99, 0.995
 instance-minutes: the headroom covers this share of past minutes"""
 REACTIVE_SWEEP = (0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
 """the target utilizations reactive and reactive-warm are swept over"""
-SWEPT = ("predictive", "reactive", "reactive-warm")
+BASELINES = ("reactive", "reactive-warm", "aws-predictive")
+"""the policies a user would otherwise pick, swept over their target utilization"""
 
 
 @dataclass(frozen=True)
@@ -169,7 +174,7 @@ def sweep_runs(settings: SimulationSettings) -> list[SweepRun]:
         )
         for quantile in PREDICTIVE_SWEEP
     ]
-    for name in ("reactive", "reactive-warm"):
+    for name in BASELINES:
         runs += [
             SweepRun(name, f"{target:g}", replace(settings, reactive_target=target))
             for target in REACTIVE_SWEEP

@@ -10,7 +10,7 @@ import pytest
 from controller.cli import main
 from controller.commands.simulate import format_sweep
 from controller.simulation.frontier import SweepPoint
-from controller.workflow.simulation import PREDICTIVE_SWEEP, REACTIVE_SWEEP
+from controller.workflow.simulation import BASELINES, PREDICTIVE_SWEEP, REACTIVE_SWEEP
 from tests.report_pages import PNG_SIGNATURE, embedded_pngs
 from tests.simulation.test_simulate_cli import minutes, simulate_args, write_trace
 
@@ -31,7 +31,7 @@ def test_the_sweep_writes_each_run_beside_out_with_the_cost_a_single_run_pays(
     assert list(rows[0]) == ["policy", "setting", "cost", "dropped_share"]
     assert [(r["policy"], r["setting"]) for r in rows] == [
         ("predictive", "off" if q is None else f"{q:g}") for q in PREDICTIVE_SWEEP
-    ] + [(p, f"{t:g}") for p in ("reactive", "reactive-warm") for t in REACTIVE_SWEEP]
+    ] + [(p, f"{t:g}") for p in BASELINES for t in REACTIVE_SWEEP]
     # the sweep's reactive at 0.5 costs what `--policy reactive --reactive-target 0.5` pays
     single = tmp_path / "single.csv"
     assert (
@@ -43,7 +43,7 @@ def test_the_sweep_writes_each_run_beside_out_with_the_cost_a_single_run_pays(
     assert costs == sorted(costs, reverse=True)  # a higher target pays less
     printed = capsys.readouterr()
     assert "predictive's dropped share over each baseline's at the same cost" in printed.out
-    assert "sweep 22/22: reactive-warm at target 0.95" in printed.err
+    assert "sweep 30/30: aws-predictive at target 0.95" in printed.err
     page = (tmp_path / "r.html").read_text()
     assert "alt='sweep cost against dropped share'" in page
     assert embedded_pngs(page)[0].startswith(PNG_SIGNATURE)
