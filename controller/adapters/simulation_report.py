@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure  # no pyplot: no global state, no display backend
-from matplotlib.ticker import FuncFormatter, PercentFormatter
+from matplotlib.ticker import FuncFormatter
 
 from controller.adapters.html_page import png_data_uri, write_page
 from controller.simulation.frontier import SweepPoint, frontiers
@@ -50,21 +50,24 @@ def write_report(
 
 def plot_frontiers(points: Sequence[SweepPoint]) -> str:
     """Cost on x, dropped share on y (log if it spans a decade or more), one line per policy
-    through its lower envelope; every swept point marked, predictive's larger and labelled."""
+    through its lower envelope; every swept point marked, predictive's larger. On a log axis a
+    run that dropped nothing has no place, so it sits on a floor (half the least positive share)
+    labelled 'none dropped' rather than vanishing."""
     figure = Figure(figsize=(11, 5), dpi=100)
     axis = figure.subplots()
-    colors = {
-        "predictive": "tab:blue",
-        "reactive": "tab:orange",
-        "reactive-warm": "tab:green",
-        "aws-predictive": "tab:purple",
-    }
+    dropped = [p.dropped_share for p in points if p.dropped_share > 0]
+    log = bool(dropped) and max(dropped) >= 10 * min(dropped)
+    floor = min(dropped) / 2 if log else 0.0
+
+    def y(share: float) -> float:
+        return max(share, floor)
+
     for policy, line in frontiers(points).items():
-        color = colors.get(policy, "tab:gray")
+        color = _COLORS.get(policy, "tab:gray")
         mine = [p for p in points if p.policy == policy]
         axis.plot(
             [p.cost for p in line.points],
-            [p.dropped_share for p in line.points],
+            [y(p.dropped_share) for p in line.points],
             color=color,
             linewidth=1.4,
             label=f"{policy} (frontier)",
@@ -72,36 +75,44 @@ def plot_frontiers(points: Sequence[SweepPoint]) -> str:
         ours = policy == "predictive"
         axis.scatter(
             [p.cost for p in mine],
-            [p.dropped_share for p in mine],
+            [y(p.dropped_share) for p in mine],
             color=color,
             marker="D" if ours else "o",
             s=40 if ours else 14,
             zorder=3,
         )
         for p in mine:
+            none = " (none dropped)" if log and p.dropped_share == 0 else ""
             axis.annotate(
-                p.setting,
-                (p.cost, p.dropped_share),
+                p.setting + none,
+                (p.cost, y(p.dropped_share)),
                 textcoords="offset points",
                 xytext=(4, 4),
                 fontsize=7 if ours else 6,
                 color=color,
             )
-    dropped = [p.dropped_share for p in points if p.dropped_share > 0]
-    if dropped and max(dropped) >= 10 * min(dropped):
+    if log:
         axis.set_yscale("log")
     axis.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
-    axis.yaxis.set_major_formatter(PercentFormatter(1.0))
+    axis.yaxis.set_major_formatter(FuncFormatter(lambda share, _: f"{share * 100:.2g}%"))
     axis.set_xlabel("cost: instance-minutes (warm minutes at the warm cost)")
     axis.set_ylabel("dropped share of requests")
     axis.set_title(
-        "Frontiers: predictive at each burst quantile against the baselines at each target "
-        "utilization"
+        "Frontiers: predictive at each burst quantile (diamonds) against the baselines at each "
+        "target utilization"
     )
     axis.legend(loc="upper right", fontsize=8)
     axis.grid(alpha=0.3, which="both")
     figure.tight_layout()
     return png_data_uri(figure)
+
+
+_COLORS = {
+    "predictive": "tab:blue",
+    "reactive": "tab:orange",
+    "reactive-warm": "tab:green",
+    "aws-predictive": "tab:purple",
+}
 
 
 def _plot(
