@@ -13,7 +13,7 @@ from matplotlib.figure import Figure  # no pyplot: no global state, no display b
 from matplotlib.ticker import FuncFormatter
 
 from controller.adapters.html_page import png_data_uri, write_page
-from controller.simulation.frontier import SweepPoint, frontiers
+from controller.simulation.frontier import FrontierPoint, SweepPoint, frontiers
 from controller.simulation.metrics import ElasticityMetrics, required_instances
 from controller.simulation.run import SimulationResult
 
@@ -65,9 +65,11 @@ def plot_frontiers(points: Sequence[SweepPoint]) -> str:
     for policy, line in frontiers(points).items():
         color = _COLORS.get(policy, "tab:gray")
         mine = [p for p in points if p.policy == policy]
+        # the envelope, then flat to the dearest run (no dearer setting drops more)
+        ends = [*line.points, FrontierPoint(line.dearest, line.points[-1].dropped_share)]
         axis.plot(
-            [p.cost for p in line.points],
-            [y(p.dropped_share) for p in line.points],
+            [p.cost for p in ends],
+            [y(p.dropped_share) for p in ends],
             color=color,
             linewidth=1.4,
             label=f"{policy} (frontier)",

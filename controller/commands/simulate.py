@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from dataclasses import replace
@@ -377,7 +378,9 @@ def format_sweep(points: list[SweepPoint]) -> str:
 
 
 def _ratio(value: float | None) -> str:
-    return "outside its costs" if value is None else f"{value:.2f}x"
+    if value is None:
+        return "outside its costs"
+    return "worse: it drops 0" if math.isinf(value) else f"{value:.2f}x"
 
 
 OFF = -1.0

@@ -48,21 +48,27 @@ def frontiers(points: Iterable[SweepPoint]) -> dict[str, Frontier]:
 class Frontier:
     points: tuple[FrontierPoint, ...]
     """the lower envelope, cost rising and dropped share falling strictly"""
+    dearest: float
+    """the dearest swept run's cost: up to it the envelope's last share holds, since a setting
+    that pays that much drops no more than the cheaper one that reached it (its range ends
+    there, not at the envelope's last point)"""
 
     @property
     def cost_range(self) -> tuple[float, float]:
-        return self.points[0].cost, self.points[-1].cost
+        return self.points[0].cost, self.dearest
 
     def dropped_at(self, cost: float) -> float | None:
         """Dropped share at `cost`, linear between envelope points; None outside the range."""
         low, high = self.cost_range
         if not low <= cost <= high:
             return None
+        if cost >= self.points[-1].cost:
+            return self.points[-1].dropped_share
         for left, right in zip(self.points, self.points[1:], strict=False):
             if left.cost <= cost <= right.cost:
                 share = (cost - left.cost) / (right.cost - left.cost)
                 return left.dropped_share + share * (right.dropped_share - left.dropped_share)
-        return self.points[0].dropped_share  # a one-point frontier, read at its own cost
+        raise AssertionError("unreachable: the cost lies between two envelope points")
 
 
 def frontier(points: Iterable[FrontierPoint]) -> Frontier:
@@ -78,7 +84,7 @@ def frontier(points: Iterable[FrontierPoint]) -> Frontier:
                 kept[-1] = point
             else:
                 kept.append(point)
-    return Frontier(tuple(kept))
+    return Frontier(tuple(kept), ordered[-1].cost)
 
 
 @dataclass(frozen=True)

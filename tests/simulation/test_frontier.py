@@ -35,6 +35,15 @@ def test_a_dearer_setting_that_drops_more_is_left_off_the_envelope() -> None:
     assert line.dropped_at(200) == pytest.approx(0.03 - 0.02 / 3)
 
 
+def test_a_dearer_setting_that_drops_no_less_extends_the_frontier_flat_to_its_cost() -> None:
+    # 0.4 and 0.5 both drop nothing: paying 250 drops nothing too, and 300 is still swept
+    line = frontier([P(100, 0.02), P(200, 0.0), P(300, 0.0), P(150, 0.03)])
+    assert line.points == (P(100, 0.02), P(200, 0.0))
+    assert line.cost_range == (100, 300)
+    assert line.dropped_at(250) == 0.0 and line.dropped_at(300) == 0.0
+    assert line.dropped_at(300.1) is None
+
+
 def test_two_settings_at_one_cost_keep_the_one_that_drops_less() -> None:
     line = frontier([P(100, 0.05), P(100, 0.02), P(200, 0.01)])
     assert line.points == (P(100, 0.02), P(200, 0.01))

@@ -79,3 +79,13 @@ def test_the_sweep_table_reads_each_baseline_at_predictives_cost_or_says_it_cann
     assert "outside its costs" in at_400 and "n/a: outside a frontier" in at_400
     assert "x reactive@0.7" in lines[1]
     assert any(line.split()[:2] == ["predictive", "0.9"] and "0.750" in line for line in lines)
+
+
+def test_where_a_baseline_drops_nothing_the_table_says_predictive_is_worse() -> None:
+    points = [
+        SweepPoint("predictive", "0.99", 150.0, 0.001),
+        SweepPoint("reactive", "0.7", 100.0, 0.0),
+        SweepPoint("reactive", "0.5", 200.0, 0.0),
+    ]
+    at_150 = format_sweep(points).splitlines()[-1].split(maxsplit=2)
+    assert at_150[0] == "0.99" and "worse: it drops 0" in at_150[2]
