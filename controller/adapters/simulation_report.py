@@ -51,8 +51,8 @@ def write_report(
 def plot_frontiers(points: Sequence[SweepPoint]) -> str:
     """Cost on x, dropped share on y (log if it spans a decade or more), one line per policy
     through its lower envelope; every swept point marked, predictive's larger. On a log axis a
-    run that dropped nothing has no place, so it sits on a floor (half the least positive share)
-    labelled 'none dropped' rather than vanishing."""
+    run that dropped nothing has no place, so it sits on a dotted floor (half the least positive
+    share) labelled as such rather than vanishing."""
     figure = Figure(figsize=(11, 5), dpi=100)
     axis = figure.subplots()
     dropped = [p.dropped_share for p in points if p.dropped_share > 0]
@@ -84,9 +84,8 @@ def plot_frontiers(points: Sequence[SweepPoint]) -> str:
             zorder=3,
         )
         for p in mine:
-            none = " (none dropped)" if log and p.dropped_share == 0 else ""
             axis.annotate(
-                p.setting + none,
+                p.setting,
                 (p.cost, y(p.dropped_share)),
                 textcoords="offset points",
                 xytext=(4, 4),
@@ -95,6 +94,17 @@ def plot_frontiers(points: Sequence[SweepPoint]) -> str:
             )
     if log:
         axis.set_yscale("log")
+        if len(dropped) < len(points):
+            axis.axhline(floor, color="gray", linestyle=":", linewidth=0.8)
+            axis.annotate(
+                "runs on this line dropped nothing",
+                (0.01, floor),
+                xycoords=("axes fraction", "data"),
+                textcoords="offset points",
+                xytext=(0, 4),
+                fontsize=7,
+                color="gray",
+            )
     axis.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
     axis.yaxis.set_major_formatter(FuncFormatter(lambda share, _: f"{share * 100:.2g}%"))
     axis.set_xlabel("cost: instance-minutes (warm minutes at the warm cost)")

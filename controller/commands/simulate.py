@@ -361,7 +361,7 @@ def format_sweep(points: list[SweepPoint]) -> str:
         "linear between sweep points, lower envelope; cost ranges: " + ranges + ")",
         f"{'burst q':<9}{'instance-min':>14}"
         + "".join(f"{'vs ' + name:>20}" for name in baselines)
-        + f"{'vs the better':>26}",
+        + f"{'vs the better':>30}",
     ]
     for sweep_point, equal in zip(
         ours, at_equal_cost([p.as_point() for p in ours], baselines), strict=True
@@ -373,7 +373,7 @@ def format_sweep(points: list[SweepPoint]) -> str:
             if better is not None
             else "n/a: outside a frontier"
         )
-        lines.append(f"{sweep_point.setting:<9}{sweep_point.cost:>14,.0f}{cells}{best:>26}")
+        lines.append(f"{sweep_point.setting:<9}{sweep_point.cost:>14,.0f}{cells}{best:>30}")
     return "\n".join(lines)
 
 
