@@ -32,8 +32,8 @@ def register(sub: Subparsers) -> None:
         "simulate",
         help="replay a demand trace through a scaling policy on a simulated fleet",
         description="Replays timestamp,requests_per_second (one row a minute; gaps allowed) through "
-        "the controller's forecasting and allocation in simulated time, or through the reactive or "
-        "static baseline, and writes timestamp,demand,serving,booting,desired,warm per minute "
+        "the controller's forecasting and allocation in simulated time, or through a baseline (reactive, "
+        "reactive-warm, aws-predictive, static), and writes timestamp,demand,serving,booting,desired,warm per minute "
         "(warm: instances stopped in a warm pool, 0 without one).",
     )
     parser.add_argument(
