@@ -10,8 +10,10 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure  # no pyplot: no global state, no display backend
+from matplotlib.ticker import FuncFormatter
 
 from controller.adapters.html_page import png_data_uri, write_page
+from controller.simulation.frontier import FrontierPoint, SweepPoint, frontiers
 from controller.simulation.metrics import ElasticityMetrics, required_instances
 from controller.simulation.run import SimulationResult
 
@@ -25,6 +27,7 @@ def write_report(
     metrics: Sequence[ElasticityMetrics],
     capacity_per_instance: float,
     title: str,
+    sweep: Sequence[SweepPoint] = (),
 ) -> Path:
     minutes = np.array([start + timedelta(minutes=i) for i in range(len(results[0].demand))])
     required = np.where(
@@ -40,7 +43,88 @@ def write_report(
         ):
             uri = _plot(minutes[span], required[span], result, span, f"{result.policy}: {label}")
             images.append((result.policy, label, uri))
+    if sweep:
+        images.insert(0, ("sweep", "cost against dropped share", plot_frontiers(sweep)))
     return write_page(target, _page(title, results, metrics, images))
+
+
+def plot_frontiers(points: Sequence[SweepPoint]) -> str:
+    """Cost on x, dropped share on y (log if it spans a decade or more), one line per policy
+    through its lower envelope; every swept point marked, predictive's larger. On a log axis a
+    run that dropped nothing has no place, so it sits on a dotted floor (half the least positive
+    share) labelled as such rather than vanishing."""
+    figure = Figure(figsize=(11, 5), dpi=100)
+    axis = figure.subplots()
+    dropped = [p.dropped_share for p in points if p.dropped_share > 0]
+    log = bool(dropped) and max(dropped) >= 10 * min(dropped)
+    floor = min(dropped) / 2 if log else 0.0
+
+    def y(share: float) -> float:
+        return max(share, floor)
+
+    for policy, line in frontiers(points).items():
+        color = _COLORS.get(policy, "tab:gray")
+        mine = [p for p in points if p.policy == policy]
+        # the envelope, then flat to the dearest run (no dearer setting drops more)
+        ends = [*line.points, FrontierPoint(line.dearest, line.points[-1].dropped_share)]
+        axis.plot(
+            [p.cost for p in ends],
+            [y(p.dropped_share) for p in ends],
+            color=color,
+            linewidth=1.4,
+            label=f"{policy} (frontier)",
+        )
+        ours = policy == "predictive"
+        axis.scatter(
+            [p.cost for p in mine],
+            [y(p.dropped_share) for p in mine],
+            color=color,
+            marker="D" if ours else "o",
+            s=40 if ours else 14,
+            zorder=3,
+        )
+        for p in mine:
+            axis.annotate(
+                p.setting,
+                (p.cost, y(p.dropped_share)),
+                textcoords="offset points",
+                xytext=(4, 4),
+                fontsize=7 if ours else 6,
+                color=color,
+            )
+    if log:
+        axis.set_yscale("log")
+        if len(dropped) < len(points):
+            axis.axhline(floor, color="gray", linestyle=":", linewidth=0.8)
+            axis.annotate(
+                "runs on this line dropped nothing",
+                (0.01, floor),
+                xycoords=("axes fraction", "data"),
+                textcoords="offset points",
+                xytext=(0, 4),
+                fontsize=7,
+                color="gray",
+            )
+    axis.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
+    axis.yaxis.set_major_formatter(FuncFormatter(lambda share, _: f"{share * 100:.2g}%"))
+    axis.set_xlabel("cost: instance-minutes (warm minutes at the warm cost)")
+    axis.set_ylabel("dropped share of requests")
+    axis.set_title(
+        "Frontiers: predictive at each burst quantile (diamonds) against the baselines at each "
+        "target utilization"
+    )
+    axis.legend(loc="upper right", fontsize=8)
+    axis.grid(alpha=0.3, which="both")
+    figure.tight_layout()
+    return png_data_uri(figure)
+
+
+_COLORS = {
+    "predictive": "tab:blue",
+    "reactive": "tab:orange",
+    "reactive-warm": "tab:green",
+    "aws-predictive": "tab:purple",
+}
 
 
 def _plot(

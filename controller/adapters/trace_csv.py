@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ import numpy as np
 from controller.adapters.files import read_input_text, write_atomically
 from controller.domain.errors import InputError
 from controller.domain.series import FloatArray
+from controller.simulation.frontier import SweepPoint
 
 MINUTE = timedelta(minutes=1)
 TRACE_COLUMNS = ("timestamp", "requests_per_second")
@@ -122,3 +124,15 @@ def simulation_csv(
             [when, value, int(serving[t]), int(booting[t]), int(desired[t]), int(warm[t])]
         )
     return buffer.getvalue()
+
+
+def write_sweep(path: Path, points: Iterable[SweepPoint]) -> None:
+    """`policy,setting,cost,dropped_share`, one row a simulated run (cost in instance-minutes)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["policy", "setting", "cost", "dropped_share"])
+    for point in points:
+        writer.writerow(
+            [point.policy, point.setting, f"{point.cost:.2f}", f"{point.dropped_share:.6g}"]
+        )
+    write_atomically(path, buffer.getvalue())

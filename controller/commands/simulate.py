@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from dataclasses import replace
@@ -17,7 +18,13 @@ from controller.commands.output import notes_for, out_file, to_stdout
 from controller.domain.errors import UsageError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    import numpy as np
+
+    from controller.simulation.frontier import SweepPoint
     from controller.simulation.metrics import ElasticityMetrics
+    from controller.workflow.simulation import SimulationSettings
 
 
 def register(sub: Subparsers) -> None:
@@ -25,8 +32,8 @@ def register(sub: Subparsers) -> None:
         "simulate",
         help="replay a demand trace through a scaling policy on a simulated fleet",
         description="Replays timestamp,requests_per_second (one row a minute; gaps allowed) through "
-        "the controller's forecasting and allocation in simulated time, or through the reactive or "
-        "static baseline, and writes timestamp,demand,serving,booting,desired,warm per minute "
+        "the controller's forecasting and allocation in simulated time, or through a baseline (reactive, "
+        "reactive-warm, aws-predictive, static), and writes timestamp,demand,serving,booting,desired,warm per minute "
         "(warm: instances stopped in a warm pool, 0 without one).",
     )
     parser.add_argument(
@@ -44,7 +51,7 @@ def register(sub: Subparsers) -> None:
     )
     parser.add_argument(
         "--policy",
-        choices=("predictive", "reactive", "reactive-warm", "static"),
+        choices=("predictive", "reactive", "reactive-warm", "aws-predictive", "static"),
         default="predictive",
         help="the policy whose per-minute CSV is --out (default predictive)",
     )
@@ -70,7 +77,9 @@ def register(sub: Subparsers) -> None:
         "predictive plans for 90% utilization with burst headroom at q0.97 and holds capacity "
         "15 minutes (chosen on July of the NASA trace only, docs/simulation.md). Raise "
         "--burst-quantile to drop less for more instance-minutes. reactive-warm is reactive "
-        "with an EC2 warm pool of the trailing week's peak minus desired, stopped.",
+        "with an EC2 warm pool of the trailing week's peak minus desired, stopped; "
+        "aws-predictive is reactive with AWS predictive scaling's hourly schedule (the larger "
+        "wins), at the same target.",
     )
     knobs.add_argument(
         "--reactive-target",
@@ -123,13 +132,24 @@ def register(sub: Subparsers) -> None:
         "in between it forwards the chosen models over the newer history",
     )
     parser.add_argument(
+        "--sweep",
+        action="store_true",
+        help="also sweep: predictive over --burst-quantile (off, 0.9, 0.95, 0.97, 0.99, 0.995), "
+        "reactive, reactive-warm and aws-predictive over --reactive-target (0.4-0.95, 8 "
+        "points each), the other "
+        "settings as given; prints cost (instance-minutes) against dropped share per policy and "
+        "predictive's drops over each baseline's at equal cost (frontiers interpolated, never "
+        "extrapolated); 30 more simulations",
+    )
+    parser.add_argument(
         "--out",
         type=out_file,
         required=True,
         metavar="S.csv",
         help="per-minute CSV of --policy; each --compare policy P is written beside it as "
-        "S-P.csv (sim.csv: sim-reactive.csv, sim-static.csv); or - for standard output (then "
-        "only --policy's, and the table goes to standard error)",
+        "S-P.csv (sim.csv: sim-reactive.csv, sim-static.csv), and --sweep's runs as S-sweep.csv "
+        "(policy,setting,cost,dropped_share); or - for standard output (then only --policy's, "
+        "the table goes to standard error, and --sweep is refused)",
     )
     parser.add_argument(
         "--report",
@@ -142,7 +162,12 @@ def register(sub: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from controller.adapters.trace_csv import read_trace, simulation_csv, write_simulation
+    from controller.adapters.trace_csv import (
+        read_trace,
+        simulation_csv,
+        write_simulation,
+        write_sweep,
+    )
     from controller.workflow.simulation import POLICIES, SimulationSettings, run_policy
 
     others = [p.strip() for p in args.compare.split(",") if p.strip()]
@@ -157,6 +182,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--warm-start must be whole minutes, got {args.warm_start}")
     if args.hold is not None and (args.hold.total_seconds() % 60 or args.hold.total_seconds() <= 0):
         raise UsageError(f"--hold must be one or more whole minutes, got {args.hold}")
+    if args.sweep and to_stdout(args.out):
+        raise UsageError("--sweep writes S-sweep.csv beside --out: give --out a file, not -")
     if args.report:
         from controller.adapters.html_page import page_path
 
@@ -224,9 +251,15 @@ def run(args: argparse.Namespace) -> int:
     if "predictive" in policies and "reactive" in policies:
         ours, theirs = (metrics[policies.index(p)] for p in ("predictive", "reactive"))
         print(compare(ours, theirs), file=notes)
-    if "reactive-warm" in policies and "reactive" in policies:
-        warm, plain = (metrics[policies.index(p)] for p in ("reactive-warm", "reactive"))
-        print(compare(warm, plain, "reactive-warm"), file=notes)
+    for baseline in ("reactive-warm", "aws-predictive"):
+        if baseline in policies and "reactive" in policies:
+            other, plain = (metrics[policies.index(p)] for p in (baseline, "reactive"))
+            print(compare(other, plain, baseline), file=notes)
+    sweep: list[SweepPoint] = []
+    if args.sweep:
+        sweep = _sweep(settings, trace.start, trace.demand_rps, len(trace.demand_rps))
+        write_sweep(args.out.with_name(f"{args.out.stem}-sweep{args.out.suffix}"), sweep)
+        print(format_sweep(sweep), file=notes)
     if args.report:
         from controller.adapters.simulation_report import write_report
 
@@ -237,6 +270,7 @@ def run(args: argparse.Namespace) -> int:
             metrics,
             args.capacity_per_instance,
             f"Simulation of {args.trace.name} (C={args.capacity_per_instance:g}, warm-up {args.warmup})",
+            sweep,
         )
         print(f"report: {page}", file=notes)
     return 0
@@ -263,6 +297,90 @@ def compare(
         drops = "none dropped by reactive"
     cost = predictive.instance_minutes / max(reactive.instance_minutes, 1)
     return f"{name} / reactive: dropped {drops}, instance-minutes {cost:.2f}x"
+
+
+def _sweep(
+    settings: SimulationSettings, start: datetime, demand: np.ndarray, minutes: int
+) -> list[SweepPoint]:
+    from controller.workflow.simulation import SweepRun, run_sweep, sweep_runs
+
+    runs = sweep_runs(settings)
+    began = time.perf_counter()
+
+    def progress(index: int, run: SweepRun) -> None:
+        elapsed = time.perf_counter() - began
+        print(
+            f"sweep {index + 1}/{len(runs)}: {run.policy} at {_SETTING[run.policy]} "
+            f"{run.setting} over {minutes:,} minutes ({elapsed:.0f}s so far)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    points = run_sweep(runs, start, demand, progress)
+    print(f"  sweep done in {time.perf_counter() - began:.1f}s", file=sys.stderr, flush=True)
+    return points
+
+
+_SETTING = {
+    "predictive": "burst quantile",
+    "reactive": "target",
+    "reactive-warm": "target",
+    "aws-predictive": "target",
+}
+
+
+def format_sweep(points: list[SweepPoint]) -> str:
+    """Cost against drops per policy, then predictive's drops over the baselines' at equal cost."""
+    from controller.simulation.frontier import at_equal_cost, frontiers
+    from controller.workflow.simulation import BASELINES
+
+    reference = next(
+        (p.cost for p in points if p.policy == "reactive" and p.setting == "0.7"), None
+    )
+    lines = [
+        "sweep: cost (instance-minutes, warm minutes at the warm cost) against dropped share",
+        f"{'policy':<15}{'setting':>9}{'instance-min':>15}{'x reactive@0.7':>16}{'dropped':>10}",
+    ]
+    for p in points:
+        relative = f"{p.cost / reference:.3f}" if reference else "-"
+        lines.append(
+            f"{p.policy:<15}{p.setting:>9}{p.cost:>15,.0f}{relative:>16}{p.dropped_share:>10.3%}"
+        )
+    lines_by = frontiers(points)
+    baselines = {name: lines_by[name] for name in BASELINES if name in lines_by}
+    ours = [p for p in points if p.policy == "predictive"]
+    if not ours or not baselines:
+        return "\n".join(lines)
+    ranges = ", ".join(
+        f"{name} {line.cost_range[0]:,.0f}-{line.cost_range[1]:,.0f}"
+        for name, line in baselines.items()
+    )
+    lines += [
+        "",
+        "predictive's dropped share over each baseline's at the same cost (baseline frontiers "
+        "linear between sweep points, lower envelope; cost ranges: " + ranges + ")",
+        f"{'burst q':<9}{'instance-min':>14}"
+        + "".join(f"{'vs ' + name:>20}" for name in baselines)
+        + f"{'vs the better':>30}",
+    ]
+    for sweep_point, equal in zip(
+        ours, at_equal_cost([p.as_point() for p in ours], baselines), strict=True
+    ):
+        cells = "".join(f"{_ratio(equal.ratio(name)):>20}" for name in baselines)
+        better = equal.better_baseline
+        best = (
+            f"{_ratio(equal.ratio(better))} ({better})"
+            if better is not None
+            else "n/a: outside a frontier"
+        )
+        lines.append(f"{sweep_point.setting:<9}{sweep_point.cost:>14,.0f}{cells}{best:>30}")
+    return "\n".join(lines)
+
+
+def _ratio(value: float | None) -> str:
+    if value is None:
+        return "outside its costs"
+    return "worse: it drops 0" if math.isinf(value) else f"{value:.2f}x"
 
 
 OFF = -1.0

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import numpy as np
 
 from controller.allocation.capacity import FleetRule
 from controller.forecasting.rolling import RollingForecaster
+from controller.simulation.aws_predictive import AwsPredictivePolicy
 from controller.simulation.fleet import WarmPool
+from controller.simulation.frontier import SweepPoint
 from controller.simulation.policies import (
     SIMULATED_TYPE,
     Policy,
@@ -21,7 +24,7 @@ from controller.simulation.policies import (
 )
 from controller.simulation.run import SimulationResult, simulate
 
-POLICIES = ("predictive", "reactive", "reactive-warm", "static")
+POLICIES = ("predictive", "reactive", "reactive-warm", "aws-predictive", "static")
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,9 @@ def build_policy(
             warm_start_minutes=_minutes(settings.warm_start), warm_cost=settings.warm_cost
         )
         return ReactiveWarmPolicy(reactive(settings.reactive_target), pool)
+    if name == "aws-predictive":
+        # AWS predictive scaling's schedule with the same target as its target tracking policy
+        return AwsPredictivePolicy(reactive(settings.reactive_target), start)
     if name == "static":
         count = settings.static_count
         if (
@@ -139,3 +145,57 @@ def _quantile_label(settings: SimulationSettings) -> str:
     if settings.burst_quantile is None:
         return level
     return f"{level} + q{settings.burst_quantile:g} burst headroom"
+
+
+PREDICTIVE_SWEEP: tuple[float | None, ...] = (None, 0.9, 0.95, 0.97, 0.99, 0.995)
+"""predictive's burst quantile (None: no burst headroom), the setting that trades its drops for
+instance-minutes: the headroom covers this share of past minutes"""
+REACTIVE_SWEEP = (0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
+"""the target utilizations reactive and reactive-warm are swept over"""
+BASELINES = ("reactive", "reactive-warm", "aws-predictive")
+"""the policies a user would otherwise pick, swept over their target utilization"""
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    policy: str
+    setting: str
+    """the swept setting as a user would pass it: --burst-quantile (or 'off'), --reactive-target"""
+    settings: SimulationSettings
+
+
+def sweep_runs(settings: SimulationSettings) -> list[SweepRun]:
+    """Every run of a sweep; the other settings (hold, warm cost, ...) stay the user's."""
+    runs = [
+        SweepRun(
+            "predictive",
+            "off" if quantile is None else f"{quantile:g}",
+            replace(settings, burst_quantile=quantile),
+        )
+        for quantile in PREDICTIVE_SWEEP
+    ]
+    for name in BASELINES:
+        runs += [
+            SweepRun(name, f"{target:g}", replace(settings, reactive_target=target))
+            for target in REACTIVE_SWEEP
+        ]
+    return runs
+
+
+def run_sweep(
+    runs: list[SweepRun],
+    start: datetime,
+    demand: np.ndarray,
+    progress: Callable[[int, SweepRun], None] = lambda done, run: None,
+) -> list[SweepPoint]:
+    """Simulate each run; `progress(i, run)` is called before the i-th (from 0)."""
+    points = []
+    for index, run in enumerate(runs):
+        progress(index, run)
+        metrics = run_policy(run.policy, run.settings, start, demand).metrics(
+            run.settings.capacity_per_instance
+        )
+        points.append(
+            SweepPoint(run.policy, run.setting, metrics.instance_minutes, metrics.dropped_share)
+        )
+    return points
