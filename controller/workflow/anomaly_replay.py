@@ -2,8 +2,8 @@
 
 A site judges the detector on its own history before trusting its pages: this runs what the
 cycle's anomaly step runs on a persona's demand (`anomaly_step`: the band of the forecasts in
-force `band_in_force` with the cycle's lead, `outside_interval` with the count floors, the seasonal
-second opinion `confirmed_by_season`, thresholds from the config in force), with a forecast every
+force with the cycle's lead, the count floors and the seasonal second opinion, all in
+`anomaly_step.demand_findings`, thresholds from the config in force), with a forecast every
 forecast step from the forecaster's automatic choice (`RollingForecaster`, as the simulator and
 the bench replay it: re-chosen every RESELECT, forwarded in between). The trace stands for one
 persona's events per second; calendar campaigns without a `persona:` apply to it, as they do to
@@ -26,8 +26,6 @@ from typing import Protocol
 
 import numpy as np
 
-from controller.anomaly.band import band_in_force
-from controller.anomaly.detect import outside_interval
 from controller.anomaly.records import Finding
 from controller.config import ControllerConfig
 from controller.domain.calendar import Calendar
@@ -36,7 +34,11 @@ from controller.domain.forecast import Forecast
 from controller.domain.series import FloatArray, Series, floor_time, resample_mean
 from controller.forecasting.history import learnable_history, window_factors
 from controller.forecasting.rolling import RollingForecaster
-from controller.workflow.anomaly_step import confirmed_by_season, thresholds_for
+from controller.workflow.anomaly_step import (
+    confirmed_by_season,
+    demand_findings,
+    thresholds_for,
+)
 
 MINUTE = timedelta(minutes=1)
 SERIES_ID = "trace"
@@ -107,6 +109,8 @@ def replay_anomalies(
         if progress is not None and progress.due():
             found = findings(rate, counts, made, origin, config)
             progress.show(origin * per_step - pad, len(demand_rps), len(found))
+    if not made:  # under MIN_HISTORY: history only
+        return []
     found = findings(rate, counts, made, steps, config)
     wanted = [f for f in found if report_from is None or f.start >= report_from]
     return [as_trace_anomaly(f) for f in wanted]
@@ -140,28 +144,18 @@ def findings(
     until: int,
     config: ControllerConfig,
 ) -> list[Finding]:
-    """The cycle's demand test (`anomaly_step.metric_findings` for one persona) over the first
-    `until` steps of `rate`, against the forecasts `made`."""
-    step = rate.step
-    thresholds = thresholds_for(config.anomalies, step)
-    band = band_in_force(made, rate.start, step, until, lead=thresholds.sustained_steps)
+    """The cycle's demand test (`anomaly_step.demand_findings`) over the first `until` steps of
+    `rate`, against the forecasts `made`, the seasonal second opinion on the trace's counts."""
+    per_step = int(rate.step / counts.step)
+    seen = Series(counts.series_id, counts.start, counts.step, counts.values[: until * per_step])
+
+    def second_opinion(demand: list[Finding]) -> list[Finding]:
+        return confirmed_by_season(demand, seen, config.anomalies)
+
     times = [rate.time_at(i) for i in range(until)]
-    demand = outside_interval(
-        times,
-        rate.values[:until],
-        band.lo,
-        band.hi,
-        SERIES_ID,
-        thresholds,
-        expected=band.mean,
-        counts_per_unit=step.total_seconds(),
+    band, demand = demand_findings(
+        config, SERIES_ID, times, rate.values[:until], made, second_opinion
     )
-    if config.anomalies.seasonal_guard:
-        per_step = int(step / counts.step)
-        seen = Series(
-            counts.series_id, counts.start, counts.step, counts.values[: until * per_step]
-        )
-        demand = confirmed_by_season(demand, seen, config.anomalies)
     return [replace_expected(f, band.mean, rate) for f in demand]
 
 

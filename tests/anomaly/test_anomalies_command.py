@@ -98,6 +98,17 @@ def test_a_campaign_elsewhere_leaves_the_burst_a_finding(tmp_path: Path) -> None
     assert [r["direction"] for r in rows if overlaps(r, FIRST_BURST, BURST)] == ["above"]
 
 
+def test_a_trace_shorter_than_the_forecasters_first_history_has_no_findings(
+    tmp_path: Path,
+) -> None:
+    one_row = tmp_path / "one.csv"
+    one_row.write_text("timestamp,requests_per_second\n2026-06-01T00:00:00Z,5\n")
+    two_days = write_trace(tmp_path / "two.csv", daily_demand(2, [TRACE_START + DAY]))
+
+    assert run_anomalies(tmp_path, one_row) == []
+    assert run_anomalies(tmp_path, two_days) == []
+
+
 def test_from_reports_only_findings_starting_at_or_after_it(tmp_path: Path) -> None:
     trace = write_trace(tmp_path / "trace.csv", daily_demand(4, [FIRST_BURST, SECOND_BURST]))
 
