@@ -98,6 +98,19 @@ def test_a_campaign_elsewhere_leaves_the_burst_a_finding(tmp_path: Path) -> None
     assert [r["direction"] for r in rows if overlaps(r, FIRST_BURST, BURST)] == ["above"]
 
 
+@pytest.mark.parametrize(("guard", "findings"), [(True, 0), (False, 1)])
+def test_the_seasonal_second_opinion_of_the_config_in_force_judges_the_burst(
+    guard: bool, findings: int, tmp_path: Path
+) -> None:
+    trace = write_trace(tmp_path / "trace.csv", daily_demand(3, [FIRST_BURST]))
+    config = tmp_path / "controller.yaml"
+    # a guard that asks for 4x what the last hour carried along the day shape refuses a 3x burst
+    settings = {"seasonal_guard": guard, "guard_excess_factor": 4.0}
+    config.write_text(yaml.safe_dump({"anomalies": settings}))
+
+    assert len(run_anomalies(tmp_path, trace, config=config)) == findings
+
+
 def test_a_trace_shorter_than_the_forecasters_first_history_has_no_findings(
     tmp_path: Path,
 ) -> None:
