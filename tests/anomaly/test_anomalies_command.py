@@ -88,6 +88,15 @@ def test_a_burst_declared_as_a_campaign_is_expected_demand_and_not_a_finding(
     assert run_anomalies(tmp_path, trace, config=config) == []
 
 
+def test_a_declared_campaign_that_does_not_arrive_is_demand_below(tmp_path: Path) -> None:
+    trace = write_trace(tmp_path / "trace.csv", daily_demand(3))
+    config = with_campaign(tmp_path, FIRST_BURST, FIRST_BURST + BURST, uplift=3.0)
+
+    rows = run_anomalies(tmp_path, trace, config=config)
+
+    assert [(r["start"], r["direction"]) for r in rows] == [("2026-06-03T10:00:00Z", "below")]
+
+
 def test_a_campaign_elsewhere_leaves_the_burst_a_finding(tmp_path: Path) -> None:
     trace = write_trace(tmp_path / "trace.csv", daily_demand(3, [FIRST_BURST]))
     elsewhere = FIRST_BURST + timedelta(hours=6)
