@@ -11,6 +11,7 @@ import pytest
 
 from controller.cli import build_parser, main
 from controller.commands.common import command_parsers, options
+from tests.anomaly.traces import anomalies_input
 from tests.helpers import ROOT, START, make_project
 
 # report's --out is a directory (index.html and the files beside it), not one file
@@ -80,6 +81,7 @@ CASES: dict[str, tuple[Callable[[Path, Path], list[str]], str]] = {
         "timestamp,demand,serving,booting,desired",
     ),
     "demo-events": (lambda tmp, _events: demo_events_input(tmp), '{"'),
+    "anomalies": (lambda tmp, _events: anomalies_input(tmp), "start,end,direction,expected"),
     "classify": (classify_input, "session_id,user_id,start,end,events,persona,probability"),
     "metrics export": (
         metrics_export_input,

@@ -45,6 +45,7 @@ BAD_USAGE: dict[str, tuple[list[str], str | None]] = {
         [*SIMULATE, "--warmup", "5m", "--compare", "bogus"],
         "--compare: unknown policy 'bogus' (choose from predictive, reactive, reactive-warm, aws-predictive, static)",
     ),
+    "anomalies": (["anomalies", *COMMON, "--from", "soon"], "not an ISO 8601 time: 'soon'"),
     "report": (["report"], "the following arguments are required: --out"),
     "plan": (["plan", "--yes"], None),
     "approve": (["approve"], None),

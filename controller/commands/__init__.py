@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "personas",
     "demo_events",
     "simulate",
+    "anomalies",
     "report",
     "plan",
     "approve",

@@ -9,7 +9,7 @@ lagging stream judge the same stretch the same way.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -21,7 +21,7 @@ from controller.adapters.storage.anomaly_store import AnomalyStore
 from controller.adapters.storage.forecast_store import ForecastStore
 from controller.adapters.storage.metric_store import MetricStore
 from controller.allocation.capacity import with_desired
-from controller.anomaly.band import band_in_force
+from controller.anomaly.band import ExpectedBand, band_in_force
 from controller.anomaly.detect import (
     Thresholds,
     outside_interval,
@@ -41,6 +41,7 @@ from controller.anomaly.mitigation import (
 )
 from controller.anomaly.records import ANOMALY_KINDS, Anomaly, AnomalyKind, Finding, track
 from controller.config import AnomaliesConfig, ControllerConfig
+from controller.domain.forecast import Forecast
 from controller.domain.series import Series
 from controller.ingest.matching import UNMATCHED
 from controller.workflow.steps import AllocationSet, PersonaSet, fleet_rule, persona_rate
@@ -153,20 +154,11 @@ def metric_findings(
     for key in personas.keys:
         actual = persona_rate(config, metrics, key, start, origin).values
         made = [s.forecast for s in forecasts.since(key, start - config.forecast.horizon)]
-        # judged against forecasts made before the sustained window began (see anomaly.band)
-        band = band_in_force(made, start, step, steps, lead=thresholds.sustained_steps)
-        demand = outside_interval(
-            times,
-            actual,
-            band.lo,
-            band.hi,
-            key,
-            thresholds,
-            expected=band.mean,
-            counts_per_unit=step.total_seconds(),  # demand is events/s: counts per step
-        )
-        if config.anomalies.seasonal_guard:
-            demand = seasonal_second_opinion(config, metrics, key, demand, start, origin)
+
+        def opinion(demand: list[Finding], key: str = key) -> list[Finding]:
+            return seasonal_second_opinion(config, metrics, key, demand, start, origin)
+
+        band, demand = demand_findings(config, key, times, actual, made, opinion)
         found += demand
         found += traffic_vanished(times, actual, band.mean, key, thresholds)
     unmatched = metrics.series("sessions", start - RATE_BASELINE, origin, bucket, persona=UNMATCHED)
@@ -179,6 +171,37 @@ def metric_findings(
     }
     found += unusual_session_findings(config, unusual)
     return found
+
+
+def demand_findings(
+    config: ControllerConfig,
+    key: str,
+    times: Sequence[datetime],
+    actual: npt.NDArray[np.float64],
+    made: Sequence[Forecast],
+    second_opinion: Callable[[list[Finding]], list[Finding]],
+) -> tuple[ExpectedBand, list[Finding]]:
+    """One persona's demand (events/s per forecast step at `times`) against the band of the
+    forecasts `made` in force before each step, with the count floors and, if
+    `seasonal_guard`, `second_opinion` on the findings (`seasonal_second_opinion` in the
+    cycle; `fleetctl anomalies` gives it the trace's counts). The band, and the findings."""
+    step = config.forecast.step
+    thresholds = thresholds_for(config.anomalies, step)
+    # judged against forecasts made before the sustained window began (see anomaly.band)
+    band = band_in_force(made, times[0], step, len(times), lead=thresholds.sustained_steps)
+    demand = outside_interval(
+        times,
+        actual,
+        band.lo,
+        band.hi,
+        key,
+        thresholds,
+        expected=band.mean,
+        counts_per_unit=step.total_seconds(),  # demand is events/s: counts per step
+    )
+    if config.anomalies.seasonal_guard:
+        demand = second_opinion(demand)
+    return band, demand
 
 
 def seasonal_second_opinion(
