@@ -43,7 +43,7 @@ BAD_USAGE: dict[str, tuple[list[str], str | None]] = {
     "demo-events": (["demo-events", *COMMON, "--sample", "2"], "--sample must be in (0, 1], got 2"),
     "simulate": (
         [*SIMULATE, "--warmup", "5m", "--compare", "bogus"],
-        "--compare: unknown policy 'bogus' (choose from predictive, reactive, reactive-warm, aws-predictive, static)",
+        "--compare: unknown policy 'bogus' (choose from predictive, predictive-warm, reactive, reactive-warm, aws-predictive, static)",
     ),
     "anomalies": (["anomalies", *COMMON, "--from", "soon"], "not an ISO 8601 time: 'soon'"),
     "report": (["report"], "the following arguments are required: --out"),

@@ -74,7 +74,7 @@ def plot_frontiers(points: Sequence[SweepPoint]) -> str:
             linewidth=1.4,
             label=f"{policy} (frontier)",
         )
-        ours = policy == "predictive"
+        ours = policy in ("predictive", "predictive-warm")
         axis.scatter(
             [p.cost for p in mine],
             [y(p.dropped_share) for p in mine],
@@ -121,6 +121,7 @@ def plot_frontiers(points: Sequence[SweepPoint]) -> str:
 
 _COLORS = {
     "predictive": "tab:blue",
+    "predictive-warm": "tab:cyan",
     "reactive": "tab:orange",
     "reactive-warm": "tab:green",
     "aws-predictive": "tab:purple",

@@ -32,7 +32,8 @@ def register(sub: Subparsers) -> None:
         "simulate",
         help="replay a demand trace through a scaling policy on a simulated fleet",
         description="Replays timestamp,requests_per_second (one row a minute; gaps allowed) through "
-        "the controller's forecasting and allocation in simulated time, or through a baseline (reactive, "
+        "the controller's forecasting and allocation in simulated time (predictive; predictive-warm "
+        "adds a warm pool sized as the daemon sizes it), or through a baseline (reactive, "
         "reactive-warm, aws-predictive, static), and writes timestamp,demand,serving,booting,desired,warm per minute "
         "(warm: instances stopped in a warm pool, 0 without one).",
     )
@@ -51,7 +52,14 @@ def register(sub: Subparsers) -> None:
     )
     parser.add_argument(
         "--policy",
-        choices=("predictive", "reactive", "reactive-warm", "aws-predictive", "static"),
+        choices=(
+            "predictive",
+            "predictive-warm",
+            "reactive",
+            "reactive-warm",
+            "aws-predictive",
+            "static",
+        ),
         default="predictive",
         help="the policy whose per-minute CSV is --out (default predictive)",
     )
@@ -134,12 +142,13 @@ def register(sub: Subparsers) -> None:
     parser.add_argument(
         "--sweep",
         action="store_true",
-        help="also sweep: predictive over --burst-quantile (off, 0.9, 0.95, 0.97, 0.99, 0.995), "
+        help="also sweep: predictive and predictive-warm over --burst-quantile (off, 0.9, 0.95, "
+        "0.97, 0.99, 0.995), "
         "reactive, reactive-warm and aws-predictive over --reactive-target (0.4-0.95, 8 "
         "points each), the other "
         "settings as given; prints cost (instance-minutes) against dropped share per policy and "
         "predictive's drops over each baseline's at equal cost (frontiers interpolated, never "
-        "extrapolated); 30 more simulations",
+        "extrapolated); 36 more simulations",
     )
     parser.add_argument(
         "--out",
@@ -323,6 +332,7 @@ def _sweep(
 
 _SETTING = {
     "predictive": "burst quantile",
+    "predictive-warm": "burst quantile",
     "reactive": "target",
     "reactive-warm": "target",
     "aws-predictive": "target",
@@ -330,9 +340,10 @@ _SETTING = {
 
 
 def format_sweep(points: list[SweepPoint]) -> str:
-    """Cost against drops per policy, then predictive's drops over the baselines' at equal cost."""
+    """Cost against drops per policy, then each predictive policy's drops over the baselines'
+    at equal cost."""
     from controller.simulation.frontier import at_equal_cost, frontiers
-    from controller.workflow.simulation import BASELINES
+    from controller.workflow.simulation import BASELINES, PREDICTIVE_POLICIES
 
     reference = next(
         (p.cost for p in points if p.policy == "reactive" and p.setting == "0.7"), None
@@ -348,7 +359,7 @@ def format_sweep(points: list[SweepPoint]) -> str:
         )
     lines_by = frontiers(points)
     baselines = {name: lines_by[name] for name in BASELINES if name in lines_by}
-    ours = [p for p in points if p.policy == "predictive"]
+    ours = [p for p in points if p.policy in PREDICTIVE_POLICIES]
     if not ours or not baselines:
         return "\n".join(lines)
     ranges = ", ".join(
@@ -359,7 +370,7 @@ def format_sweep(points: list[SweepPoint]) -> str:
         "",
         "predictive's dropped share over each baseline's at the same cost (baseline frontiers "
         "linear between sweep points, lower envelope; cost ranges: " + ranges + ")",
-        f"{'burst q':<9}{'instance-min':>14}"
+        f"{'policy':<17}{'burst q':<9}{'instance-min':>14}"
         + "".join(f"{'vs ' + name:>20}" for name in baselines)
         + f"{'vs the better':>30}",
     ]
@@ -373,7 +384,10 @@ def format_sweep(points: list[SweepPoint]) -> str:
             if better is not None
             else "n/a: outside a frontier"
         )
-        lines.append(f"{sweep_point.setting:<9}{sweep_point.cost:>14,.0f}{cells}{best:>30}")
+        lines.append(
+            f"{sweep_point.policy:<17}{sweep_point.setting:<9}{sweep_point.cost:>14,.0f}"
+            f"{cells}{best:>30}"
+        )
     return "\n".join(lines)
 
 

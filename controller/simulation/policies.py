@@ -11,6 +11,9 @@
 - PredictivePolicy: the daemon's path: forecast the 5-minute demand, allocate with warm-up lead
   (controller.allocation), re-forecast on a schedule, and keep a reactive safety net; optionally
   with burst headroom learned from the policy's own past (controller.allocation.headroom).
+- PredictiveWarmPolicy: the same with a warm pool whose prepared capacity, at each re-plan, is
+  the daemon's own sizing (controller.allocation.warm_pool.size_warm_pool, through `allocate`)
+  fed with the policy's forecast at its top stored quantile.
 """
 
 from __future__ import annotations
@@ -18,9 +21,9 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -28,6 +31,7 @@ from controller.allocation.capacity import FleetRule, allocate
 from controller.allocation.catalog import Catalog, InstanceType
 from controller.allocation.demand import FleetDemand
 from controller.allocation.headroom import NO_HEADROOM, learn_headroom
+from controller.allocation.warm_pool import WarmPoolRule
 from controller.domain.forecast import Forecast
 from controller.domain.series import FloatArray, Series
 from controller.simulation.fleet import WarmPool
@@ -207,7 +211,13 @@ class PredictivePolicy:
         self._blocks: list[float] = []
         self._plan: tuple[int, ...] = ()
         self._plan_origin_minute = 0
+        self._prepared = 0
         self.forecasts_made = 0
+
+    @property
+    def plan(self) -> tuple[int, ...]:
+        """Desired capacity per step of the plan in force, from its origin."""
+        return self._plan
 
     def decide(self, minute: int, demand_rps: float) -> int:
         self._observe(minute, demand_rps)
@@ -288,8 +298,74 @@ class PredictivePolicy:
         # with carry_scale_in the allocator's scale-in step limit starts from the plan in force,
         # so it holds across re-plans (else each plan's first step is free to drop any amount)
         current = self._in_force if self.carry_scale_in else None
+        burst = self._burst(forecast) if self.rule.warm_pool is not None else None
         allocation = allocate(
-            self.rule, demand, origin, timedelta(minutes=self.step), self.catalog, current
+            self.rule, demand, origin, timedelta(minutes=self.step), self.catalog, current, burst
         )
         self._plan = allocation.desired_per_step
         self._plan_origin_minute = origin_minute
+        if allocation.warm_pool is not None:
+            self._prepared = allocation.warm_pool.max_group_prepared_capacity
+
+    def _burst(self, forecast: Forecast) -> tuple[str, FleetDemand]:
+        """The demand that sizes the warm pool, as the daemon's `burst_rates` picks it: the
+        forecast's highest stored quantile, never below the level allocated for; with the same
+        burst headroom on top as the allocated level, so the burst is never below the plan."""
+        upper = max(forecast.quantiles, default=None)
+        quantile = (
+            upper
+            if upper is not None and (self.quantile is None or upper > self.quantile)
+            else self.quantile
+        )
+        label = "mean" if quantile is None else f"p{quantile * 100:g}"
+        rps = self.headroom.above(np.nan_to_num(forecast.level(quantile), nan=0.0))
+        zeros = np.zeros_like(rps)
+        return label, FleetDemand(
+            fleet=self.rule.name,
+            resources=np.vstack([rps / self.capacity, zeros, zeros, zeros]),
+            sessions=rps,
+            requests_per_s=rps,
+            observed=None,  # the burst is read from the forecast alone (warm_pool.py)
+        )
+
+
+class PredictiveWarmPolicy(PredictivePolicy):
+    """`PredictivePolicy` with a warm pool beside its group, sized as the daemon sizes it.
+
+    Each re-plan passes the forecast's top stored quantile (with the learned burst headroom) to
+    `allocate` as the burst, which calls `size_warm_pool`: max_group_prepared_capacity is the
+    plan's desired now plus how far that burst rises above it within one warm-up. The pool holds
+    it minus desired (the safety net's scale-outs take pool instances first) until the next
+    re-plan. Only the forecast made from data up to the decision sizes it.
+    """
+
+    name = "predictive-warm"
+
+    def __init__(
+        self,
+        forecast: ForecastFn,
+        rule: FleetRule,
+        capacity_per_instance: float,
+        start: datetime,
+        safety_net: ReactivePolicy,
+        warm_pool: WarmPool,
+        **settings: Any,
+    ) -> None:
+        sizing = WarmPoolRule(
+            pool_state="Stopped",
+            min_size=warm_pool.min_size,
+            max_prepared=None,  # sized from the forecast, as the daemon does when unset
+            reuse_on_scale_in=warm_pool.reuse_on_scale_in,
+        )
+        super().__init__(
+            forecast,
+            replace(rule, warm_pool=sizing),
+            capacity_per_instance,
+            start,
+            safety_net,
+            **settings,
+        )
+        self.warm_pool = warm_pool
+
+    def prepared_capacity(self) -> int:
+        return self._prepared

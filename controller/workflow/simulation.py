@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TypedDict
 
 import numpy as np
 
@@ -18,13 +19,21 @@ from controller.simulation.policies import (
     SIMULATED_TYPE,
     Policy,
     PredictivePolicy,
+    PredictiveWarmPolicy,
     ReactivePolicy,
     ReactiveWarmPolicy,
     StaticPolicy,
 )
 from controller.simulation.run import SimulationResult, simulate
 
-POLICIES = ("predictive", "reactive", "reactive-warm", "aws-predictive", "static")
+POLICIES = (
+    "predictive",
+    "predictive-warm",
+    "reactive",
+    "reactive-warm",
+    "aws-predictive",
+    "static",
+)
 
 
 @dataclass(frozen=True)
@@ -80,11 +89,9 @@ def build_policy(
 
     if name == "reactive":
         return reactive(settings.reactive_target)
+    # AWS's warm pool defaults but reuse on scale-in, which the issue's baseline asks for
+    pool = WarmPool(warm_start_minutes=_minutes(settings.warm_start), warm_cost=settings.warm_cost)
     if name == "reactive-warm":
-        # AWS's warm pool defaults but reuse on scale-in, which the issue's baseline asks for
-        pool = WarmPool(
-            warm_start_minutes=_minutes(settings.warm_start), warm_cost=settings.warm_cost
-        )
         return ReactiveWarmPolicy(reactive(settings.reactive_target), pool)
     if name == "aws-predictive":
         # AWS predictive scaling's schedule with the same target as its target tracking policy
@@ -97,7 +104,7 @@ def build_policy(
             peak = float(np.nanmax(demand)) if np.any(~np.isnan(demand)) else 0.0
             count = max(settings.min_size, math.ceil(peak / settings.capacity_per_instance))
         return StaticPolicy(count)
-    if name == "predictive":
+    if name in ("predictive", "predictive-warm"):
         rule = FleetRule(
             name="simulated",
             region="simulated",
@@ -110,19 +117,30 @@ def build_policy(
             quantile_label=_quantile_label(settings),
             scale_in_stabilization=settings.predictive_stabilization,
         )
+        # the daemon's automatic model choice, re-run every `reselect`, forwarded in between
+        forecaster = RollingForecaster(max(1, int(settings.reselect / settings.interval)))
+        net = reactive(settings.predictive_target, settings.predictive_stabilization)
+        options: _PredictiveOptions = {
+            "reforecast_minutes": _minutes(settings.interval),
+            "quantile": settings.predictive_quantile,
+            "burst_quantile": settings.burst_quantile,
+            "carry_scale_in": settings.predictive_carry_scale_in,
+        }
+        if name == "predictive-warm":
+            return PredictiveWarmPolicy(
+                forecaster, rule, settings.capacity_per_instance, start, net, pool, **options
+            )
         return PredictivePolicy(
-            # the daemon's automatic model choice, re-run every `reselect`, forwarded in between
-            RollingForecaster(max(1, int(settings.reselect / settings.interval))),
-            rule,
-            settings.capacity_per_instance,
-            start,
-            safety_net=reactive(settings.predictive_target, settings.predictive_stabilization),
-            reforecast_minutes=_minutes(settings.interval),
-            quantile=settings.predictive_quantile,
-            burst_quantile=settings.burst_quantile,
-            carry_scale_in=settings.predictive_carry_scale_in,
+            forecaster, rule, settings.capacity_per_instance, start, net, **options
         )
     raise ValueError(f"unknown policy {name!r}; choose from {', '.join(POLICIES)}")
+
+
+class _PredictiveOptions(TypedDict):
+    reforecast_minutes: int
+    quantile: float | None
+    burst_quantile: float | None
+    carry_scale_in: bool
 
 
 def run_policy(
@@ -152,6 +170,9 @@ PREDICTIVE_SWEEP: tuple[float | None, ...] = (None, 0.9, 0.95, 0.97, 0.99, 0.995
 instance-minutes: the headroom covers this share of past minutes"""
 REACTIVE_SWEEP = (0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
 """the target utilizations reactive and reactive-warm are swept over"""
+PREDICTIVE_POLICIES = ("predictive", "predictive-warm")
+"""ours, each swept over the burst quantile; predictive-warm is predictive with a warm pool
+sized by the daemon's `size_warm_pool`"""
 BASELINES = ("reactive", "reactive-warm", "aws-predictive")
 """the policies a user would otherwise pick, swept over their target utilization"""
 
@@ -168,10 +189,11 @@ def sweep_runs(settings: SimulationSettings) -> list[SweepRun]:
     """Every run of a sweep; the other settings (hold, warm cost, ...) stay the user's."""
     runs = [
         SweepRun(
-            "predictive",
+            name,
             "off" if quantile is None else f"{quantile:g}",
             replace(settings, burst_quantile=quantile),
         )
+        for name in PREDICTIVE_POLICIES
         for quantile in PREDICTIVE_SWEEP
     ]
     for name in BASELINES:

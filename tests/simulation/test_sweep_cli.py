@@ -10,7 +10,12 @@ import pytest
 from controller.cli import main
 from controller.commands.simulate import format_sweep
 from controller.simulation.frontier import SweepPoint
-from controller.workflow.simulation import BASELINES, PREDICTIVE_SWEEP, REACTIVE_SWEEP
+from controller.workflow.simulation import (
+    BASELINES,
+    PREDICTIVE_POLICIES,
+    PREDICTIVE_SWEEP,
+    REACTIVE_SWEEP,
+)
 from tests.report_pages import PNG_SIGNATURE, embedded_pngs
 from tests.simulation.test_simulate_cli import minutes, simulate_args, write_trace
 
@@ -30,7 +35,7 @@ def test_the_sweep_writes_each_run_beside_out_with_the_cost_a_single_run_pays(
         rows = list(csv.DictReader(handle))
     assert list(rows[0]) == ["policy", "setting", "cost", "dropped_share"]
     assert [(r["policy"], r["setting"]) for r in rows] == [
-        ("predictive", "off" if q is None else f"{q:g}") for q in PREDICTIVE_SWEEP
+        (p, "off" if q is None else f"{q:g}") for p in PREDICTIVE_POLICIES for q in PREDICTIVE_SWEEP
     ] + [(p, f"{t:g}") for p in BASELINES for t in REACTIVE_SWEEP]
     # the sweep's reactive at 0.5 costs what `--policy reactive --reactive-target 0.5` pays
     single = tmp_path / "single.csv"
@@ -43,7 +48,7 @@ def test_the_sweep_writes_each_run_beside_out_with_the_cost_a_single_run_pays(
     assert costs == sorted(costs, reverse=True)  # a higher target pays less
     printed = capsys.readouterr()
     assert "predictive's dropped share over each baseline's at the same cost" in printed.out
-    assert "sweep 30/30: aws-predictive at target 0.95" in printed.err
+    assert "sweep 36/36: aws-predictive at target 0.95" in printed.err
     page = (tmp_path / "r.html").read_text()
     assert "alt='sweep cost against dropped share'" in page
     assert embedded_pngs(page)[0].startswith(PNG_SIGNATURE)
@@ -72,10 +77,10 @@ def test_the_sweep_table_reads_each_baseline_at_predictives_cost_or_says_it_cann
     ]
     lines = format_sweep(points).splitlines()
     # at 150: reactive 3 %, reactive-warm 3 % - 0.3 x 2 % = 2.4 %; the better is reactive-warm
-    at_150 = next(line for line in lines if line.startswith("0.9 "))
-    assert at_150.split()[2:] == ["0.33x", "0.42x", "0.42x", "(reactive-warm)"]
+    at_150 = next(line for line in lines if line.startswith("predictive       0.9 "))
+    assert at_150.split()[3:] == ["0.33x", "0.42x", "0.42x", "(reactive-warm)"]
     # 400 is dearer than either baseline's dearest run: no number, said plainly
-    at_400 = next(line for line in lines if line.startswith("0.99 "))
+    at_400 = next(line for line in lines if line.startswith("predictive       0.99 "))
     assert "outside its costs" in at_400 and "n/a: outside a frontier" in at_400
     assert "x reactive@0.7" in lines[1]
     assert any(line.split()[:2] == ["predictive", "0.9"] and "0.750" in line for line in lines)
@@ -87,5 +92,5 @@ def test_where_a_baseline_drops_nothing_the_table_says_predictive_is_worse() -> 
         SweepPoint("reactive", "0.7", 100.0, 0.0),
         SweepPoint("reactive", "0.5", 200.0, 0.0),
     ]
-    at_150 = format_sweep(points).splitlines()[-1].split(maxsplit=2)
-    assert at_150[0] == "0.99" and "worse: it drops 0" in at_150[2]
+    at_150 = format_sweep(points).splitlines()[-1].split(maxsplit=3)
+    assert at_150[:2] == ["predictive", "0.99"] and "worse: it drops 0" in at_150[3]
