@@ -18,6 +18,7 @@ See docs/allocation.md#warm-pools.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,6 +45,14 @@ class WarmPoolRule:
 class WarmPoolSizing:
     pool: WarmPool
     reason: str
+
+
+def burst_quantile(stored: Iterable[float], allocated: float | None) -> float | None:
+    """The quantile whose level sizes a warm pool: the forecast's highest stored one (0.975 with
+    the daemon's 95 % interval), never below the level the fleet is allocated for (None: mean).
+    The daemon and the simulator's predictive-warm both pick it here."""
+    upper = max(stored, default=None)
+    return upper if upper is not None and (allocated is None or upper > allocated) else allocated
 
 
 def size_warm_pool(

@@ -31,7 +31,7 @@ from controller.allocation.capacity import FleetRule, allocate
 from controller.allocation.catalog import Catalog, InstanceType
 from controller.allocation.demand import FleetDemand
 from controller.allocation.headroom import NO_HEADROOM, learn_headroom
-from controller.allocation.warm_pool import WarmPoolRule
+from controller.allocation.warm_pool import WarmPoolRule, burst_quantile
 from controller.domain.forecast import Forecast
 from controller.domain.series import FloatArray, Series
 from controller.simulation.fleet import WarmPool
@@ -308,15 +308,10 @@ class PredictivePolicy:
             self._prepared = allocation.warm_pool.max_group_prepared_capacity
 
     def _burst(self, forecast: Forecast) -> tuple[str, FleetDemand]:
-        """The demand that sizes the warm pool, as the daemon's `burst_rates` picks it: the
-        forecast's highest stored quantile, never below the level allocated for; with the same
+        """The demand that sizes the warm pool, at the quantile the daemon picks (`burst_quantile`);
+        with the same
         burst headroom on top as the allocated level, so the burst is never below the plan."""
-        upper = max(forecast.quantiles, default=None)
-        quantile = (
-            upper
-            if upper is not None and (self.quantile is None or upper > self.quantile)
-            else self.quantile
-        )
+        quantile = burst_quantile(forecast.quantiles, self.quantile)
         label = "mean" if quantile is None else f"p{quantile * 100:g}"
         rps = self.headroom.above(np.nan_to_num(forecast.level(quantile), nan=0.0))
         zeros = np.zeros_like(rps)

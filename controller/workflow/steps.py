@@ -28,7 +28,7 @@ from controller.allocation.demand import (
     fleet_demands,
 )
 from controller.allocation.load_balancers import allocate_load_balancers
-from controller.allocation.warm_pool import WarmPoolRule
+from controller.allocation.warm_pool import WarmPoolRule, burst_quantile
 from controller.config import ControllerConfig, FleetConfig
 from controller.domain.allocation import FleetAllocation, LoadBalancerAllocation
 from controller.domain.calendar import Calendar
@@ -416,9 +416,7 @@ def burst_rates(
     lowest quantile so used, so a reason never overstates it."""
     chosen: dict[str, float | None] = {}
     for key in keys:
-        upper = max(forecasts[key].quantiles, default=None)
-        higher = upper is not None and (quantile is None or upper > quantile)
-        chosen[key] = upper if higher else quantile
+        chosen[key] = burst_quantile(forecasts[key].quantiles, quantile)
     used = [q for q in chosen.values() if q is not None]
     label = f"p{min(used) * 100:g}" if used else "mean"
     return label, {key: forecasts[key].level(q) for key, q in chosen.items()}
