@@ -308,9 +308,9 @@ class PredictivePolicy:
             self._prepared = allocation.warm_pool.max_group_prepared_capacity
 
     def _burst(self, forecast: Forecast) -> tuple[str, FleetDemand]:
-        """The demand that sizes the warm pool, at the quantile the daemon picks (`burst_quantile`);
-        with the same
-        burst headroom on top as the allocated level, so the burst is never below the plan."""
+        """The demand that sizes the warm pool, at the quantile the daemon picks (`burst_quantile`),
+        with the same burst headroom on top as the allocated level, so the burst is never below
+        the plan."""
         quantile = burst_quantile(forecast.quantiles, self.quantile)
         label = "mean" if quantile is None else f"p{quantile * 100:g}"
         rps = self.headroom.above(np.nan_to_num(forecast.level(quantile), nan=0.0))
